@@ -1,0 +1,1 @@
+//! dns01-testkit (being written).

@@ -1,0 +1,1 @@
+//! dns01-webhook (being written).
