@@ -157,8 +157,10 @@ fn normalise(input: &str) -> Result<String, NameError> {
     let err = |rule| NameError::new(input, rule);
     // Forbidden characters are checked on the raw input, before IDN mapping can hide them.
     if let Some(c) = input.chars().find(|c| {
-        matches!(c, '/' | '%' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>' | '@' | ':' | '&')
-            || c.is_whitespace()
+        matches!(
+            c,
+            '/' | '%' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>' | '@' | ':' | '&'
+        ) || c.is_whitespace()
             || c.is_control()
     }) {
         return Err(err(NameRule::ForbiddenChar(c)));
@@ -263,7 +265,9 @@ impl Fqdn {
 
     /// The name with its leftmost label removed, or `None` for a single-label name.
     pub fn parent(&self) -> Option<Self> {
-        self.0.split_once('.').map(|(_, rest)| Self(rest.to_owned()))
+        self.0
+            .split_once('.')
+            .map(|(_, rest)| Self(rest.to_owned()))
     }
 
     /// This name and then each of its ancestors, down to the single-label top-level name.
@@ -542,7 +546,10 @@ mod tests {
         let rel = n.relative_to(&zone).unwrap();
         assert_eq!(rel.as_str(), "x.acme");
         assert_eq!(zone.join(&rel), n);
-        let apex = Fqdn::parse("example.com.").unwrap().relative_to(&zone).unwrap();
+        let apex = Fqdn::parse("example.com.")
+            .unwrap()
+            .relative_to(&zone)
+            .unwrap();
         assert!(apex.is_apex());
         assert_eq!(apex.as_str(), "@");
         assert_eq!(zone.join(&apex).as_str(), "example.com");
@@ -570,7 +577,13 @@ mod tests {
         let all: Vec<String> = n.ancestors().map(|a| a.as_str().to_owned()).collect();
         assert_eq!(
             all,
-            ["a.b.example.co.uk", "b.example.co.uk", "example.co.uk", "co.uk", "uk"]
+            [
+                "a.b.example.co.uk",
+                "b.example.co.uk",
+                "example.co.uk",
+                "co.uk",
+                "uk"
+            ]
         );
     }
 

@@ -116,8 +116,12 @@ pub trait RrsetStore: Send + Sync + Debug {
     }
 
     /// Replaces (or creates) the whole TXT rrset at `name`. `rrset.values` is never empty.
-    async fn replace_txt(&self, zone: &ZoneName, name: &RelativeName, rrset: &TxtRrset)
-    -> Result<()>;
+    async fn replace_txt(
+        &self,
+        zone: &ZoneName,
+        name: &RelativeName,
+        rrset: &TxtRrset,
+    ) -> Result<()>;
 
     /// Deletes the TXT rrset at `name`; an absent rrset is success.
     async fn delete_txt(&self, zone: &ZoneName, name: &RelativeName) -> Result<()>;

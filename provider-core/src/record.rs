@@ -159,8 +159,14 @@ mod tests {
             Fqdn::parse("_acme-challenge.a.example.com").unwrap(),
             TxtValue::new("k").unwrap(),
         );
-        assert!(r.clone().in_zone(ZoneName::parse("example.com").unwrap()).is_ok());
-        let e = r.in_zone(ZoneName::parse("example.org").unwrap()).unwrap_err();
+        assert!(
+            r.clone()
+                .in_zone(ZoneName::parse("example.com").unwrap())
+                .is_ok()
+        );
+        let e = r
+            .in_zone(ZoneName::parse("example.org").unwrap())
+            .unwrap_err();
         assert!(e.to_string().contains("not inside zone example.org"), "{e}");
     }
 }
