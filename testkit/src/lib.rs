@@ -1,1 +1,13 @@
-//! dns01-testkit (being written).
+//! Test support for dns01 (not published).
+//!
+//! The main piece is [`emulator`]: a Gandi LiveDNS v5 emulator (HTTP API with Gandi's exact
+//! bodies, fault and rate-limit knobs, request counters) together with an authoritative DNS
+//! server answering from the same state, so that what a client writes through the API is
+//! visible to resolvers the instant it is written.
+
+pub mod emulator;
+pub mod kubefake;
+pub mod pebble;
+pub mod pki;
+
+pub use emulator::{Emulator, Token};

@@ -1,0 +1,587 @@
+//! A fake Kubernetes API server for tests: ConfigMaps, Secrets, TokenReview and
+//! SubjectAccessReview from configurable state, over plain HTTP or TLS, recording every
+//! request so tests can count calls and inspect what was asked.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use dns01_testkit::kubefake::{KubeFake, FakeUser, SarRule};
+//! let fake = KubeFake::start().await;
+//! fake.add_token("t0ken", FakeUser::new("alice", &["team"]));
+//! fake.allow(SarRule::user("alice", "create", "acme.example.com", "gandi"));
+//! # }
+//! ```
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+use crate::pki::{TestCa, TestCert};
+
+/// A user the fake's TokenReview returns for a token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FakeUser {
+    /// User name.
+    pub username: String,
+    /// Uid.
+    pub uid: String,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Extra.
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl FakeUser {
+    /// A user with a name and groups.
+    pub fn new(username: &str, groups: &[&str]) -> Self {
+        Self {
+            username: username.to_owned(),
+            uid: format!("uid-{username}"),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+/// Who a [`SarRule`] applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SarSubject {
+    /// A user name.
+    User(String),
+    /// Members of a group.
+    Group(String),
+    /// Everyone.
+    Any,
+}
+
+/// An "allow" rule for the fake's SubjectAccessReview. `"*"` in verb, group or resource
+/// matches anything. Non-resource requests match rules with an empty group and
+/// `resource` = the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SarRule {
+    /// Who.
+    pub subject: SarSubject,
+    /// Verb.
+    pub verb: String,
+    /// API group.
+    pub group: String,
+    /// Resource (or path for non-resource requests).
+    pub resource: String,
+}
+
+impl SarRule {
+    /// Allows user `user` to `verb` `resource` in `group`.
+    pub fn user(user: &str, verb: &str, group: &str, resource: &str) -> Self {
+        Self {
+            subject: SarSubject::User(user.to_owned()),
+            verb: verb.to_owned(),
+            group: group.to_owned(),
+            resource: resource.to_owned(),
+        }
+    }
+
+    /// Allows members of `group_name` to `verb` `resource` in `group`.
+    pub fn group(group_name: &str, verb: &str, group: &str, resource: &str) -> Self {
+        Self {
+            subject: SarSubject::Group(group_name.to_owned()),
+            verb: verb.to_owned(),
+            group: group.to_owned(),
+            resource: resource.to_owned(),
+        }
+    }
+}
+
+/// One request the fake received.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// The bearer token sent, if any.
+    pub bearer: Option<String>,
+    /// The DER client certificate presented (TLS mode), if any.
+    pub client_cert: Option<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    configmaps: HashMap<(String, String), BTreeMap<String, String>>,
+    secrets: HashMap<(String, String), BTreeMap<String, Vec<u8>>>,
+    forbidden_secrets: HashSet<(String, String)>,
+    tokens: HashMap<String, FakeUser>,
+    rules: Vec<SarRule>,
+    required_token: Option<String>,
+    requests: Vec<RecordedRequest>,
+    token_reviews: usize,
+    sar_requests: Vec<Value>,
+}
+
+type Shared = Arc<Mutex<FakeState>>;
+
+/// A running fake API server; stops when dropped.
+#[derive(Debug)]
+pub struct KubeFake {
+    addr: SocketAddr,
+    tls: bool,
+    state: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeState").finish_non_exhaustive()
+    }
+}
+
+impl Drop for KubeFake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct ClientCert(Option<Vec<u8>>);
+
+fn status(code: StatusCode, reason: &str, message: String) -> Response {
+    (
+        code,
+        axum::Json(json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code.as_u16(),
+        })),
+    )
+        .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(ToOwned::to_owned)
+}
+
+async fn record(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let client_cert = request
+        .extensions()
+        .get::<ClientCert>()
+        .and_then(|c| c.0.clone());
+    let token = bearer(request.headers());
+    {
+        let mut s = state.lock().unwrap();
+        s.requests.push(RecordedRequest {
+            method: request.method().to_string(),
+            path: request.uri().path().to_owned(),
+            bearer: token.clone(),
+            client_cert: client_cert.clone(),
+        });
+        if let Some(required) = &s.required_token
+            && client_cert.is_none()
+            && token.as_deref() != Some(required.as_str())
+        {
+            return status(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "Unauthorized".into(),
+            );
+        }
+    }
+    next.run(request).await
+}
+
+async fn get_configmap(
+    State(state): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+) -> Response {
+    let s = state.lock().unwrap();
+    match s.configmaps.get(&(ns.clone(), name.clone())) {
+        Some(data) => axum::Json(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"namespace": ns, "name": name},
+            "data": data,
+        }))
+        .into_response(),
+        None => status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("configmaps \"{name}\" not found"),
+        ),
+    }
+}
+
+async fn get_secret(
+    State(state): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+) -> Response {
+    let s = state.lock().unwrap();
+    let key = (ns.clone(), name.clone());
+    if s.forbidden_secrets.contains(&key) {
+        return status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "secrets \"{name}\" is forbidden: User \"system:serviceaccount:x:y\" cannot get \
+                 resource \"secrets\" in API group \"\" in the namespace \"{ns}\""
+            ),
+        );
+    }
+    match s.secrets.get(&key) {
+        Some(data) => {
+            let data: BTreeMap<&String, String> = data
+                .iter()
+                .map(|(k, v)| (k, base64::engine::general_purpose::STANDARD.encode(v)))
+                .collect();
+            axum::Json(json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"namespace": ns, "name": name},
+                "type": "Opaque",
+                "data": data,
+            }))
+            .into_response()
+        }
+        None => status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("secrets \"{name}\" not found"),
+        ),
+    }
+}
+
+async fn token_review(
+    State(state): State<Shared>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    s.token_reviews += 1;
+    let token = body["spec"]["token"].as_str().unwrap_or_default();
+    let status = match s.tokens.get(token) {
+        Some(user) => json!({
+            "authenticated": true,
+            "user": {"username": user.username, "uid": user.uid, "groups": user.groups, "extra": user.extra},
+        }),
+        None => json!({"authenticated": false, "error": "invalid bearer token"}),
+    };
+    axum::Json(json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+        "spec": {}, "status": status,
+    }))
+    .into_response()
+}
+
+fn rule_matches(rule: &SarRule, spec: &Value) -> bool {
+    let user = spec["user"].as_str().unwrap_or_default();
+    let groups: Vec<&str> = spec["groups"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let subject_ok = match &rule.subject {
+        SarSubject::User(u) => u == user,
+        SarSubject::Group(g) => groups.contains(&g.as_str()),
+        SarSubject::Any => true,
+    };
+    let (verb, group, resource) = if spec["resourceAttributes"].is_object() {
+        let ra = &spec["resourceAttributes"];
+        (
+            ra["verb"].as_str().unwrap_or_default(),
+            ra["group"].as_str().unwrap_or_default(),
+            ra["resource"].as_str().unwrap_or_default(),
+        )
+    } else {
+        let na = &spec["nonResourceAttributes"];
+        (
+            na["verb"].as_str().unwrap_or_default(),
+            "",
+            na["path"].as_str().unwrap_or_default(),
+        )
+    };
+    let field = |want: &str, got: &str| want == "*" || want == got;
+    subject_ok
+        && field(&rule.verb, verb)
+        && field(&rule.group, group)
+        && field(&rule.resource, resource)
+}
+
+async fn subject_access_review(
+    State(state): State<Shared>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let spec = body["spec"].clone();
+    s.sar_requests.push(spec.clone());
+    let allowed = s.rules.iter().any(|r| rule_matches(r, &spec));
+    let status = if allowed {
+        json!({"allowed": true, "reason": "allowed by fake rule"})
+    } else {
+        json!({"allowed": false, "reason": "no fake rule allows it"})
+    };
+    axum::Json(json!({
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": spec, "status": status,
+    }))
+    .into_response()
+}
+
+async fn fallback() -> Response {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "the server could not find the requested resource".into(),
+    )
+}
+
+fn app(state: Shared) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/namespaces/{ns}/configmaps/{name}",
+            get(get_configmap),
+        )
+        .route("/api/v1/namespaces/{ns}/secrets/{name}", get(get_secret))
+        .route(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            post(token_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            post(subject_access_review),
+        )
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+impl KubeFake {
+    /// Starts the fake on `127.0.0.1:0`, plain HTTP.
+    pub async fn start() -> Self {
+        let state: Shared = Arc::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            addr,
+            tls: false,
+            state,
+            task,
+        }
+    }
+
+    /// Starts the fake on `127.0.0.1:0` over TLS with `server` as its certificate; with
+    /// `client_ca`, it requests client certificates, accepts those `client_ca` signed (and
+    /// clients without one), and records the certificate each request came with.
+    pub async fn start_tls(server: &TestCert, client_ca: Option<&TestCa>) -> Self {
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions");
+        let builder = match client_ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots
+                    .add(CertificateDer::from(ca.cert_der().to_vec()))
+                    .expect("client CA");
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .allow_unauthenticated()
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
+            .with_single_cert(
+                vec![CertificateDer::from(server.cert_der.clone())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key_der.clone())),
+            )
+            .expect("server certificate");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let state: Shared = Arc::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let router = router.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let cert = ClientCert(
+                        tls.get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .map(|c| c.to_vec()),
+                    );
+                    let service = hyper::service::service_fn(
+                        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(cert.clone());
+                            router.clone().oneshot(req.map(Body::new))
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            tls: true,
+            state,
+            task,
+        }
+    }
+
+    /// The fake's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL (`http://127.0.0.1:port/` or `https://127.0.0.1:port/`).
+    pub fn url(&self) -> url::Url {
+        let scheme = if self.tls { "https" } else { "http" };
+        url::Url::parse(&format!("{scheme}://{}/", self.addr)).expect("url")
+    }
+
+    /// Stores ConfigMap `ns/name` with `data`.
+    pub fn set_configmap(&self, ns: &str, name: &str, data: BTreeMap<String, String>) {
+        self.state
+            .lock()
+            .unwrap()
+            .configmaps
+            .insert((ns.to_owned(), name.to_owned()), data);
+    }
+
+    /// Stores Secret `ns/name` with `data` (raw bytes; the fake base64-encodes them).
+    pub fn set_secret(&self, ns: &str, name: &str, data: &[(&str, &[u8])]) {
+        let data = data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+            .collect();
+        self.state
+            .lock()
+            .unwrap()
+            .secrets
+            .insert((ns.to_owned(), name.to_owned()), data);
+    }
+
+    /// Makes reads of Secret `ns/name` answer 403.
+    pub fn forbid_secret(&self, ns: &str, name: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .forbidden_secrets
+            .insert((ns.to_owned(), name.to_owned()));
+    }
+
+    /// Makes TokenReview authenticate `token` as `user`.
+    pub fn add_token(&self, token: &str, user: FakeUser) {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(token.to_owned(), user);
+    }
+
+    /// Adds an allow rule for SubjectAccessReview (everything else is denied).
+    pub fn allow(&self, rule: SarRule) {
+        self.state.lock().unwrap().rules.push(rule);
+    }
+
+    /// Requires every request to carry `Authorization: Bearer <token>` or (TLS mode) a
+    /// verified client certificate; others get 401.
+    pub fn require_bearer(&self, token: &str) {
+        self.state.lock().unwrap().required_token = Some(token.to_owned());
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Number of TokenReviews received.
+    pub fn token_review_count(&self) -> usize {
+        self.state.lock().unwrap().token_reviews
+    }
+
+    /// The `spec` of every SubjectAccessReview received.
+    pub fn sar_requests(&self) -> Vec<Value> {
+        self.state.lock().unwrap().sar_requests.clone()
+    }
+
+    /// Number of SubjectAccessReviews received.
+    pub fn sar_count(&self) -> usize {
+        self.state.lock().unwrap().sar_requests.len()
+    }
+
+    /// Number of requests whose path starts with `prefix`.
+    pub fn request_count(&self, prefix: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .count()
+    }
+}
+
+/// The data of ConfigMap `kube-system/extension-apiserver-authentication` as kube-apiserver
+/// publishes it, for a front-proxy CA, a client CA and allowed names.
+pub fn authentication_configmap(
+    requestheader_ca: Option<&TestCa>,
+    client_ca: Option<&TestCa>,
+    allowed_names: &[&str],
+) -> BTreeMap<String, String> {
+    let mut data = BTreeMap::new();
+    if let Some(ca) = client_ca {
+        data.insert("client-ca-file".to_owned(), ca.cert_pem().to_owned());
+    }
+    if let Some(ca) = requestheader_ca {
+        data.insert(
+            "requestheader-client-ca-file".to_owned(),
+            ca.cert_pem().to_owned(),
+        );
+        data.insert(
+            "requestheader-allowed-names".to_owned(),
+            serde_json::to_string(allowed_names).expect("json"),
+        );
+        data.insert(
+            "requestheader-username-headers".to_owned(),
+            r#"["X-Remote-User"]"#.to_owned(),
+        );
+        data.insert(
+            "requestheader-group-headers".to_owned(),
+            r#"["X-Remote-Group"]"#.to_owned(),
+        );
+        data.insert(
+            "requestheader-extra-headers-prefix".to_owned(),
+            r#"["X-Remote-Extra-"]"#.to_owned(),
+        );
+    }
+    data
+}
