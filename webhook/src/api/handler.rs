@@ -1,0 +1,279 @@
+//! Request handlers: health, discovery, and `POST /apis/<group>/v1alpha1/<solver>`.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::discovery::{self, VERSION};
+use super::error::ApiError;
+use super::types::{
+    Action, ChallengePayload, ChallengeResponse, PAYLOAD_API_VERSION, PAYLOAD_KIND,
+};
+use crate::AppState;
+use crate::solver::{Challenge, Solver};
+
+/// `GET /healthz`, `/livez`, `/readyz`.
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+/// `GET /apis`.
+pub async fn apis(State(state): State<AppState>) -> Json<Value> {
+    Json(discovery::api_group_list(&state.group_name))
+}
+
+/// `GET /apis/<group>`.
+pub async fn group(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_group(&state, &group)?;
+    Ok(Json(discovery::api_group(&state.group_name)))
+}
+
+/// `GET /apis/<group>/<version>`.
+pub async fn resources(
+    State(state): State<AppState>,
+    Path((group, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    check_group(&state, &group)?;
+    check_version(&group, &version)?;
+    Ok(Json(discovery::api_resource_list(
+        &state.group_name,
+        state.solvers.keys().map(String::as_str),
+    )))
+}
+
+/// Anything else: a 404 `Status`.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "the server could not find the requested resource {}",
+        uri.path()
+    ))
+}
+
+/// A known path with the wrong method: a 405 `Status`.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not supported on {}; challenge payloads are created with POST, discovery \
+         documents read with GET",
+        uri.path()
+    ))
+}
+
+fn check_group(state: &AppState, group: &str) -> Result<(), ApiError> {
+    if group == state.group_name {
+        return Ok(());
+    }
+    Err(ApiError::NotFound(format!(
+        "API group {group:?} is not served here; this webhook serves {:?}: the Issuer's \
+         solvers[].dns01.webhook.groupName must equal the webhook's --group-name",
+        state.group_name
+    )))
+}
+
+fn check_version(group: &str, version: &str) -> Result<(), ApiError> {
+    if version == VERSION {
+        return Ok(());
+    }
+    Err(ApiError::NotFound(format!(
+        "version {version:?} of API group {group:?} is not served here; only {VERSION} is"
+    )))
+}
+
+/// What one challenge request came to, for the log line and metrics.
+struct Outcome {
+    solver: String,
+    action: Option<Action>,
+    dns_name: String,
+    resolved_fqdn: String,
+    namespace: String,
+    label: &'static str,
+    message: Option<String>,
+}
+
+/// `POST /apis/<group>/v1alpha1/<solver>`: present or clean up one challenge.
+///
+/// Protocol errors are HTTP errors with a `Status` body; everything else is a 201 with
+/// `response.success` saying how it went.
+pub async fn challenge(
+    State(state): State<AppState>,
+    Path((group, version, solver_name)): Path<(String, String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let _in_flight = state.metrics.in_flight();
+    let mut outcome = Outcome {
+        solver: if state.solvers.contains_key(&solver_name) {
+            solver_name.clone()
+        } else {
+            "unknown".to_owned()
+        },
+        action: None,
+        dns_name: String::new(),
+        resolved_fqdn: String::new(),
+        namespace: String::new(),
+        label: "success",
+        message: None,
+    };
+    let response = match handle(&state, &group, &version, &solver_name, body, &mut outcome).await {
+        Ok(payload) => (StatusCode::CREATED, Json(payload)).into_response(),
+        Err(e) => {
+            outcome.label = "rejected";
+            outcome.message = Some(e.to_string());
+            e.into_response()
+        }
+    };
+    let elapsed = started.elapsed();
+    let action = outcome.action.map_or("unknown", Action::as_str);
+    state
+        .metrics
+        .observe_request(&outcome.solver, action, outcome.label, elapsed);
+    let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    match &outcome.message {
+        None => tracing::info!(
+            solver = %outcome.solver,
+            action,
+            dns_name = %outcome.dns_name,
+            resolved_fqdn = %outcome.resolved_fqdn,
+            namespace = %outcome.namespace,
+            outcome = outcome.label,
+            duration_ms,
+            "challenge answered"
+        ),
+        Some(message) => tracing::warn!(
+            solver = %outcome.solver,
+            action,
+            dns_name = %outcome.dns_name,
+            resolved_fqdn = %outcome.resolved_fqdn,
+            namespace = %outcome.namespace,
+            outcome = outcome.label,
+            duration_ms,
+            message = %message,
+            "challenge failed"
+        ),
+    }
+    response
+}
+
+async fn handle(
+    state: &AppState,
+    group: &str,
+    version: &str,
+    solver_name: &str,
+    body: Result<Bytes, BytesRejection>,
+    outcome: &mut Outcome,
+) -> Result<ChallengePayload, ApiError> {
+    check_group(state, group)?;
+    check_version(group, version)?;
+    let Some(solver) = state.solvers.get(solver_name) else {
+        let known: Vec<&str> = state.solvers.keys().map(String::as_str).collect();
+        return Err(ApiError::NotFound(format!(
+            "solver {solver_name:?} is not served here (served: {}); check the Issuer's \
+             solvers[].dns01.webhook.solverName",
+            known.join(", ")
+        )));
+    };
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "request body is larger than the {} bytes accepted",
+                state.body_limit
+            ))
+        } else {
+            ApiError::BadRequest(format!("could not read the request body: {rejection}"))
+        }
+    })?;
+    let mut payload = parse_payload(&body)?;
+    let Some(request) = payload.request.as_ref() else {
+        return Err(ApiError::Invalid(
+            "the ChallengePayload has no request".to_owned(),
+        ));
+    };
+    outcome.action = Some(request.action);
+    outcome.dns_name.clone_from(&request.dns_name);
+    outcome.resolved_fqdn.clone_from(&request.resolved_fqdn);
+    outcome.namespace.clone_from(&request.resource_namespace);
+    let uid = request.uid.clone();
+    let challenge = Challenge::from_request(request).map_err(ApiError::Invalid)?;
+
+    let response = match run(state, solver.as_ref(), &challenge).await {
+        Ok(()) => ChallengeResponse::success(uid),
+        Err((label, message)) => {
+            outcome.label = label;
+            outcome.message = Some(message.clone());
+            ChallengeResponse::failure(uid, message)
+        }
+    };
+    payload.api_version = Some(PAYLOAD_API_VERSION.to_owned());
+    payload.kind = Some(PAYLOAD_KIND.to_owned());
+    payload.response = Some(response);
+    Ok(payload)
+}
+
+/// Runs the solver under the request deadline. Errors are (outcome label, user message).
+async fn run(
+    state: &AppState,
+    solver: &dyn Solver,
+    challenge: &Challenge,
+) -> Result<(), (&'static str, String)> {
+    match tokio::time::timeout(state.request_timeout, solver.run(challenge)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err((e.outcome(), e.report())),
+        Err(_) => Err((
+            "timeout",
+            format!(
+                "{} of TXT record {} did not finish within {:?}: the DNS provider is slow or \
+                 rate-limiting; cert-manager will retry. If this persists, check the webhook's \
+                 logs and its dns01_webhook_upstream_* metrics",
+                challenge.action, challenge.resolved_fqdn, state.request_timeout
+            ),
+        )),
+    }
+}
+
+/// Parses a body into a `ChallengePayload`, with a protocol error that says what is wrong.
+pub fn parse_payload(body: &[u8]) -> Result<ChallengePayload, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("request body is not JSON: {e}")))?;
+    let Some(obj) = value.as_object() else {
+        return Err(ApiError::BadRequest(
+            "request body is not a JSON object; expected a ChallengePayload".to_owned(),
+        ));
+    };
+    let request = match obj.get("request") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::Invalid(
+                "the ChallengePayload has no request; expected {\"request\": {\"action\": ..., \
+                 \"resolvedFQDN\": ..., ...}}"
+                    .to_owned(),
+            ));
+        }
+        Some(r) => r,
+    };
+    match request.get("action") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::Invalid(
+                "request.action is missing; expected \"Present\" or \"CleanUp\"".to_owned(),
+            ));
+        }
+        Some(Value::String(a)) if a == "Present" || a == "CleanUp" => {}
+        Some(other) => {
+            return Err(ApiError::Invalid(format!(
+                "request.action {other} is not supported; expected \"Present\" or \"CleanUp\""
+            )));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body is not a valid ChallengePayload: {}",
+            crate::solver::config::scrub_serde_message(&e.to_string())
+        ))
+    })
+}

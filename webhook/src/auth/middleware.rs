@@ -1,0 +1,316 @@
+//! The axum side: classify the request, authenticate, authorise, answer 401/403 with a
+//! Kubernetes `Status` body.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode};
+
+use super::{AccessAttributes, Authenticator, ErrorChain, UserInfo};
+use crate::tls::PeerCertificates;
+
+/// What a request is, for authorisation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestKind {
+    /// `/healthz`, `/livez`, `/readyz` (and below): no authentication.
+    Health,
+    /// Discovery reads (`GET`/`HEAD` of `/api`, `/api/<v>`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`,
+    /// `/openapi/…`, `/version`): any authenticated user.
+    Discovery,
+    /// A resource request (`/apis/<group>/<version>/<resource>…`): SubjectAccessReview with
+    /// these attributes (the group is the one in the path).
+    Resource(AccessAttributes),
+    /// Any other path: SubjectAccessReview with non-resource attributes.
+    NonResource(AccessAttributes),
+}
+
+fn resource_verb(method: &Method, has_name: bool) -> String {
+    match *method {
+        Method::POST => "create".to_owned(),
+        Method::GET | Method::HEAD if has_name => "get".to_owned(),
+        Method::GET | Method::HEAD => "list".to_owned(),
+        Method::PUT => "update".to_owned(),
+        Method::PATCH => "patch".to_owned(),
+        Method::DELETE if has_name => "delete".to_owned(),
+        Method::DELETE => "deletecollection".to_owned(),
+        ref other => other.as_str().to_ascii_lowercase(),
+    }
+}
+
+/// Classifies a request for authorisation.
+pub fn classify(method: &Method, path: &str) -> RequestKind {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    let segments: Vec<&str> = trimmed.split('/').collect();
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let non_resource = || {
+        RequestKind::NonResource(AccessAttributes::NonResource {
+            path: path.to_owned(),
+            verb: method.as_str().to_ascii_lowercase(),
+        })
+    };
+    match segments.as_slice() {
+        ["healthz" | "livez" | "readyz", ..] => RequestKind::Health,
+        _ if segments.iter().any(|s| s.is_empty()) && !trimmed.is_empty() => non_resource(),
+        ["api"] | ["api", _] | ["openapi", ..] | ["version"] if read => RequestKind::Discovery,
+        ["apis"] | ["apis", _] | ["apis", _, _] if read => RequestKind::Discovery,
+        ["apis", g, v, resource, rest @ ..] => RequestKind::Resource(AccessAttributes::Resource {
+            verb: resource_verb(method, !rest.is_empty()),
+            group: (*g).to_owned(),
+            version: (*v).to_owned(),
+            resource: (*resource).to_owned(),
+        }),
+        _ => non_resource(),
+    }
+}
+
+fn status(
+    code: StatusCode,
+    reason: &str,
+    message: String,
+    details: Option<serde_json::Value>,
+) -> Response {
+    let mut body = serde_json::json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code.as_u16(),
+    });
+    if let (Some(details), Some(map)) = (details, body.as_object_mut()) {
+        map.insert("details".to_owned(), details);
+    }
+    (code, axum::Json(body)).into_response()
+}
+
+fn unauthorized() -> Response {
+    status(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "Unauthorized".to_owned(),
+        None,
+    )
+}
+
+fn forbidden(user: &UserInfo, attributes: &AccessAttributes, reason: &str) -> Response {
+    let suffix = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    };
+    match attributes {
+        AccessAttributes::Resource {
+            verb,
+            group,
+            resource,
+            ..
+        } => status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "{resource}.{group} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" \
+                 in API group \"{group}\" at the cluster scope{suffix}",
+                user.username
+            ),
+            Some(serde_json::json!({ "group": group, "kind": resource })),
+        ),
+        AccessAttributes::NonResource { path, verb } => status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "forbidden: User \"{}\" cannot {verb} path \"{path}\"{suffix}",
+                user.username
+            ),
+            None,
+        ),
+    }
+}
+
+/// State of the auth middleware.
+#[derive(Clone, Debug)]
+pub struct AuthState {
+    /// The authenticator.
+    pub authenticator: Arc<Authenticator>,
+}
+
+impl AuthState {
+    /// Authenticates and authorises `request`; on success returns it with identity headers
+    /// removed and the [`UserInfo`] inserted as an extension, else the error response.
+    pub async fn check(&self, mut request: Request) -> Result<Request, Response> {
+        let kind = classify(request.method(), request.uri().path());
+        if kind == RequestKind::Health {
+            return Ok(request);
+        }
+        let peer = request.extensions().get::<PeerCertificates>().cloned();
+        let result = self
+            .authenticator
+            .authenticate(peer.as_ref().map(|p| p.0.as_slice()), request.headers())
+            .await;
+        self.authenticator
+            .strip_identity_headers(request.headers_mut());
+        let user = match result {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::debug!(path = request.uri().path(), "anonymous request refused");
+                return Err(unauthorized());
+            }
+            Err(err) => {
+                tracing::info!(path = request.uri().path(), error = %ErrorChain(&err), "authentication failed");
+                return Err(unauthorized());
+            }
+        };
+        let attributes = match kind {
+            RequestKind::Health | RequestKind::Discovery => None,
+            RequestKind::Resource(a) | RequestKind::NonResource(a) => Some(a),
+        };
+        if let Some(attributes) = attributes {
+            match self.authenticator.authorize(&user, &attributes).await {
+                Ok(decision) if decision.allowed => {}
+                Ok(decision) => {
+                    tracing::info!(user = %user.username, ?attributes, reason = %decision.reason, "request denied");
+                    return Err(forbidden(&user, &attributes, &decision.reason));
+                }
+                Err(err) => {
+                    tracing::warn!(user = %user.username, error = %ErrorChain(&err), "authorisation check failed");
+                    return Err(status(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "Internal error occurred: authorisation check failed".to_owned(),
+                        None,
+                    ));
+                }
+            }
+        }
+        request.extensions_mut().insert(user);
+        Ok(request)
+    }
+}
+
+/// The middleware as a function, for `axum::middleware::from_fn_with_state(state, middleware)`.
+pub async fn middleware(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+    match state.check(request).await {
+        Ok(request) => next.run(request).await,
+        Err(response) => response,
+    }
+}
+
+/// The middleware as a tower layer: `router.layer(auth::layer(authenticator))`.
+pub fn layer(authenticator: Arc<Authenticator>) -> AuthLayer {
+    AuthLayer {
+        state: AuthState { authenticator },
+    }
+}
+
+/// Tower layer produced by [`layer`].
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    state: AuthState,
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// Tower service produced by [`AuthLayer`].
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    state: AuthState,
+}
+
+impl<S> tower::Service<Request<Body>> for AuthService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone is not ready; swap it in and use the ready one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move {
+            match state.check(request).await {
+                Ok(request) => inner.call(request).await,
+                Err(response) => Ok(response),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: &str = "acme.example.com";
+
+    #[test]
+    fn the_solver_call_is_a_create_on_the_solver_resource() {
+        assert_eq!(
+            classify(&Method::POST, "/apis/acme.example.com/v1alpha1/gandi"),
+            RequestKind::Resource(AccessAttributes::Resource {
+                verb: "create".into(),
+                group: G.into(),
+                version: "v1alpha1".into(),
+                resource: "gandi".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn discovery_reads_and_health_are_recognised() {
+        assert_eq!(classify(&Method::GET, "/apis"), RequestKind::Discovery);
+        assert_eq!(
+            classify(&Method::GET, "/apis/acme.example.com/v1alpha1"),
+            RequestKind::Discovery
+        );
+        assert_eq!(classify(&Method::GET, "/readyz"), RequestKind::Health);
+        assert!(matches!(
+            classify(&Method::POST, "/apis/acme.example.com/v1alpha1"),
+            RequestKind::NonResource(_)
+        ));
+    }
+
+    #[test]
+    fn other_groups_are_authorised_for_their_own_group_and_odd_paths_are_not_discovery() {
+        assert!(matches!(
+            classify(&Method::POST, "/apis/other.io/v1/x"),
+            RequestKind::Resource(AccessAttributes::Resource { group, .. }) if group == "other.io"
+        ));
+        assert!(matches!(
+            classify(&Method::GET, "/apis//x"),
+            RequestKind::NonResource(_)
+        ));
+        assert!(matches!(
+            classify(&Method::GET, "/metrics"),
+            RequestKind::NonResource(_)
+        ));
+    }
+}

@@ -1,0 +1,196 @@
+//! Client certificates and the front proxy's identity headers.
+//!
+//! The TLS layer requests a client certificate and checks only that the client holds its
+//! private key (see `crate::tls`); whether the chain is trusted, and by which CA, is decided
+//! here, per request, against the configuration in force at that moment.
+
+use std::collections::BTreeMap;
+
+use http::HeaderMap;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::ClientCertVerifier;
+
+use super::{AuthConfig, UserInfo};
+
+/// Whether `chain` (end entity first) verifies against `verifier`'s roots, for client auth,
+/// at the current time.
+pub(crate) fn chain_verifies(
+    verifier: &dyn ClientCertVerifier,
+    chain: &[CertificateDer<'_>],
+) -> bool {
+    let Some((end_entity, intermediates)) = chain.split_first() else {
+        return false;
+    };
+    verifier
+        .verify_client_cert(end_entity, intermediates, UnixTime::now())
+        .is_ok()
+}
+
+/// The subject of a certificate: CN and all O values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Subject {
+    pub(crate) common_name: String,
+    pub(crate) organizations: Vec<String>,
+}
+
+/// Reads CN and O from a DER certificate.
+pub(crate) fn subject(cert: &CertificateDer<'_>) -> Option<Subject> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let subject = parsed.subject();
+    let common_name = subject
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())?
+        .to_owned();
+    let organizations = subject
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok())
+        .map(ToOwned::to_owned)
+        .collect();
+    Some(Subject {
+        common_name,
+        organizations,
+    })
+}
+
+fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Percent-decodes an extra key (kube-apiserver escapes keys that are not valid header names)
+/// and lowercases it. Invalid escapes are kept literally.
+fn unescape_extra_key(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (
+                (bytes[i + 1] as char).to_digit(16),
+                (bytes[i + 2] as char).to_digit(16),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_lowercase()
+}
+
+/// The user the front proxy asserts in the identity headers; `None` when no username header
+/// carries a value. Call only after the front-proxy certificate has been verified.
+pub(crate) fn user_from_headers(config: &AuthConfig, headers: &HeaderMap) -> Option<UserInfo> {
+    let username = config
+        .username_headers
+        .iter()
+        .find_map(|h| header_values(headers, h).next())?
+        .to_owned();
+    let groups = config
+        .group_headers
+        .iter()
+        .flat_map(|h| header_values(headers, h))
+        .map(ToOwned::to_owned)
+        .collect();
+    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for prefix in &config.extra_headers_prefix {
+        let prefix = prefix.to_ascii_lowercase();
+        for (name, value) in headers {
+            // Header names are lowercase in `http`.
+            if let Some(key) = name.as_str().strip_prefix(prefix.as_str())
+                && !key.is_empty()
+                && let Ok(value) = value.to_str()
+            {
+                extra
+                    .entry(unescape_extra_key(key))
+                    .or_default()
+                    .push(value.to_owned());
+            }
+        }
+    }
+    Some(UserInfo {
+        username,
+        uid: String::new(),
+        groups,
+        extra,
+    })
+}
+
+/// Removes the identity headers (and `Authorization`) so that nothing downstream can read an
+/// identity that was not authenticated.
+pub(crate) fn strip_identity_headers(config: &AuthConfig, headers: &mut HeaderMap) {
+    for name in config.username_headers.iter().chain(&config.group_headers) {
+        headers.remove(name.as_str());
+    }
+    let prefixes: Vec<String> = config
+        .extra_headers_prefix
+        .iter()
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    if !prefixes.is_empty() {
+        let doomed: Vec<http::HeaderName> = headers
+            .keys()
+            .filter(|k| prefixes.iter().any(|p| k.as_str().starts_with(p.as_str())))
+            .cloned()
+            .collect();
+        for name in doomed {
+            headers.remove(name);
+        }
+    }
+    headers.remove(http::header::AUTHORIZATION);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            username_headers: vec!["X-Remote-User".into()],
+            group_headers: vec!["X-Remote-Group".into()],
+            extra_headers_prefix: vec!["X-Remote-Extra-".into()],
+            ..AuthConfig::default()
+        }
+    }
+
+    #[test]
+    fn headers_give_user_groups_and_unescaped_extra() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-remote-user", "alice".parse().unwrap());
+        headers.append("x-remote-group", "a".parse().unwrap());
+        headers.append("x-remote-group", "b".parse().unwrap());
+        headers.insert("x-remote-extra-acme.io%2fscope", "x".parse().unwrap());
+        let user = user_from_headers(&config(), &headers).unwrap();
+        assert_eq!(user.username, "alice");
+        assert_eq!(user.groups, vec!["a", "b"]);
+        assert_eq!(user.extra.get("acme.io/scope"), Some(&vec!["x".to_owned()]));
+    }
+
+    #[test]
+    fn no_username_header_means_no_user() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-remote-group", "system:masters".parse().unwrap());
+        assert!(user_from_headers(&config(), &headers).is_none());
+    }
+
+    #[test]
+    fn stripping_removes_every_identity_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-remote-user", "alice".parse().unwrap());
+        headers.insert("x-remote-group", "g".parse().unwrap());
+        headers.insert("x-remote-extra-k", "v".parse().unwrap());
+        headers.insert("authorization", "Bearer t".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        strip_identity_headers(&config(), &mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("content-type"));
+    }
+}

@@ -1,0 +1,316 @@
+//! The `gandi` solver: Gandi LiveDNS.
+//!
+//! Credentials come from the Secret named in the solver config, read in the request's
+//! `resourceNamespace`, or (only when `allowAmbientCredentials` is true and no reference is
+//! given) from the webhook's own environment ([`AmbientCredentials`]).
+//!
+//! One Gandi client (store, coordinator, rate limiter) is built per distinct credential and
+//! reused by every request that uses it, so all Issuers sharing a token share one rate limit
+//! and one per-name serialisation. The cache is keyed by a SHA-256 digest of the credential,
+//! endpoint and sharing id; the token itself is never a key, a label or a log field.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dns01_core::{Coordinator, Provider};
+use dns01_gandi::{CallObserver, Credentials, GandiConfig};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::config::{self, DEFAULT_API_KEY_KEY, DEFAULT_PAT_KEY, GandiEndpoint, GandiSolverConfig};
+use super::{Challenge, Solver, SolverError, apply, resolve_target};
+use crate::secrets::{SecretSource, SecretString};
+
+/// The solver name.
+pub const NAME: &str = "gandi";
+
+/// Most clients kept; past this the cache is emptied (rotated tokens leave stale entries).
+const MAX_CLIENTS: usize = 256;
+
+/// A credential of the webhook's own (not from an Issuer's Secret).
+#[derive(Clone, Default)]
+pub struct AmbientCredentials {
+    pat: Option<SecretString>,
+    api_key: Option<SecretString>,
+}
+
+impl fmt::Debug for AmbientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmbientCredentials")
+            .field("pat", &self.pat.as_ref().map(|_| "<redacted>"))
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl AmbientCredentials {
+    /// None.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A personal access token and/or an API key (the token wins when both are set).
+    /// Blank values count as absent.
+    pub fn new(pat: Option<String>, api_key: Option<String>) -> Self {
+        let clean = |v: Option<String>| {
+            v.map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .map(SecretString::new)
+        };
+        Self {
+            pat: clean(pat),
+            api_key: clean(api_key),
+        }
+    }
+
+    /// Whether any credential is set.
+    pub fn is_set(&self) -> bool {
+        self.pat.is_some() || self.api_key.is_some()
+    }
+
+    fn credential(&self) -> Option<Credential> {
+        if let Some(p) = &self.pat {
+            return Some(Credential::Pat(p.clone()));
+        }
+        self.api_key.clone().map(Credential::ApiKey)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Credential {
+    Pat(SecretString),
+    ApiKey(SecretString),
+}
+
+impl Credential {
+    fn to_gandi(&self) -> Credentials {
+        match self {
+            Self::Pat(s) => Credentials::personal_access_token(s.expose()),
+            Self::ApiKey(s) => Credentials::api_key(s.expose()),
+        }
+    }
+}
+
+/// Operator settings of the `gandi` solver.
+#[derive(Debug, Clone)]
+pub struct GandiSettings {
+    /// Base URL for `endpoint: production` (`--gandi-api-url`).
+    pub production_url: Url,
+    /// Base URL for `endpoint: sandbox`.
+    pub sandbox_url: Url,
+    /// Client-side rate limit per credential, requests per minute.
+    pub rate_limit_per_minute: u32,
+    /// Per-request upstream timeout.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for GandiSettings {
+    fn default() -> Self {
+        Self {
+            production_url: dns01_gandi::Endpoint::Production.url(),
+            sandbox_url: dns01_gandi::Endpoint::Sandbox.url(),
+            rate_limit_per_minute: 1000,
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// The `gandi` solver.
+pub struct GandiSolver {
+    secrets: Arc<dyn SecretSource>,
+    ambient: AmbientCredentials,
+    settings: GandiSettings,
+    observer: Option<Arc<dyn CallObserver>>,
+    clients: Mutex<HashMap<[u8; 32], Arc<Coordinator>>>,
+}
+
+impl fmt::Debug for GandiSolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GandiSolver")
+            .field("secrets", &self.secrets)
+            .field("ambient", &self.ambient)
+            .field("settings", &self.settings)
+            .field("clients", &self.client_count())
+            .finish()
+    }
+}
+
+impl GandiSolver {
+    /// A solver reading Secrets from `secrets`.
+    pub fn new(
+        secrets: Arc<dyn SecretSource>,
+        ambient: AmbientCredentials,
+        settings: GandiSettings,
+    ) -> Self {
+        Self {
+            secrets,
+            ambient,
+            settings,
+            observer: None,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reports upstream calls, retries and rate-limit waits to `observer` (metrics).
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// How many distinct clients are cached.
+    pub fn client_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Coordinator>>> {
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn credential(
+        &self,
+        cfg: &GandiSolverConfig,
+        challenge: &Challenge,
+    ) -> Result<Credential, SolverError> {
+        let ns = &challenge.namespace;
+        match (&cfg.pat_secret_ref, &cfg.api_key_secret_ref) {
+            (Some(_), Some(_)) => Err(SolverError::Config {
+                solver: NAME.to_owned(),
+                message: "both patSecretRef and apiKeySecretRef are set; give only one".to_owned(),
+            }),
+            (Some(r), None) => {
+                let v = self
+                    .secrets
+                    .get_key(ns, &r.name, r.key_or(DEFAULT_PAT_KEY))
+                    .await?;
+                Ok(Credential::Pat(v))
+            }
+            (None, Some(r)) => {
+                let v = self
+                    .secrets
+                    .get_key(ns, &r.name, r.key_or(DEFAULT_API_KEY_KEY))
+                    .await?;
+                Ok(Credential::ApiKey(v))
+            }
+            (None, None) if !challenge.allow_ambient_credentials => {
+                Err(SolverError::NoCredentials(format!(
+                    "no Gandi credentials: set patSecretRef (a Secret in namespace {ns:?} \
+                     holding a personal access token under key {DEFAULT_PAT_KEY:?}) in the \
+                     solver config; the webhook's own credentials may not be used because \
+                     allowAmbientCredentials is false (always the case for namespaced Issuers)"
+                )))
+            }
+            (None, None) => self.ambient.credential().ok_or_else(|| {
+                SolverError::NoCredentials(
+                    "no Gandi credentials: the solver config names no Secret (patSecretRef) \
+                     and the webhook has no ambient credentials (GANDI_PAT, GANDI_API_KEY or \
+                     --gandi-credentials-file)"
+                        .to_owned(),
+                )
+            }),
+        }
+    }
+
+    fn client(
+        &self,
+        credential: &Credential,
+        cfg: &GandiSolverConfig,
+    ) -> Result<Arc<Coordinator>, SolverError> {
+        let base_url = match cfg.endpoint {
+            GandiEndpoint::Production => &self.settings.production_url,
+            GandiEndpoint::Sandbox => &self.settings.sandbox_url,
+        };
+        let key = cache_key(credential, base_url, cfg.sharing_id.as_deref());
+        if let Some(c) = self.lock().get(&key) {
+            return Ok(c.clone());
+        }
+        let mut gcfg = GandiConfig::new(credential.to_gandi())
+            .with_base_url(base_url.clone())
+            .with_rate_limit_per_minute(self.settings.rate_limit_per_minute)
+            .with_timeout(self.settings.timeout);
+        if let Some(id) = &cfg.sharing_id {
+            gcfg = gcfg.with_sharing_id(id.clone());
+        }
+        if let Some(o) = &self.observer {
+            gcfg = gcfg.with_observer(o.clone());
+        }
+        let coordinator = dns01_gandi::provider(gcfg).map_err(|e| SolverError::Config {
+            solver: NAME.to_owned(),
+            message: e.report(),
+        })?;
+        let mut clients = self.lock();
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        // Another request may have built one meanwhile: keep the first, so both share it.
+        let c = clients.entry(key).or_insert_with(|| Arc::new(coordinator));
+        Ok(c.clone())
+    }
+
+    async fn act(&self, challenge: &Challenge) -> Result<(), SolverError> {
+        let cfg: GandiSolverConfig = config::parse(NAME, challenge.config.as_ref())?;
+        // The policy runs first: a refusal reads no Secret and calls no upstream.
+        let target = resolve_target(challenge, cfg.delegation.as_ref())?;
+        let credential = self.credential(&cfg, challenge).await?;
+        let client = self.client(&credential, &cfg)?;
+        let provider: &dyn Provider = client.as_ref();
+        // Gandi zones are registered domains: the store discovers the zone itself.
+        apply(provider, challenge, target, None, cfg.ttl).await
+    }
+}
+
+fn cache_key(credential: &Credential, base_url: &Url, sharing_id: Option<&str>) -> [u8; 32] {
+    let (kind, secret) = match credential {
+        Credential::Pat(s) => ("pat", s.expose()),
+        Credential::ApiKey(s) => ("apikey", s.expose()),
+    };
+    let mut h = Sha256::new();
+    for part in [kind, secret, base_url.as_str(), sharing_id.unwrap_or("")] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+#[async_trait]
+impl Solver for GandiSolver {
+    async fn present(&self, challenge: &Challenge) -> Result<(), SolverError> {
+        self.act(challenge).await
+    }
+
+    async fn cleanup(&self, challenge: &Challenge) -> Result<(), SolverError> {
+        self.act(challenge).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_differ_by_credential_endpoint_and_sharing_id() {
+        let prod = dns01_gandi::Endpoint::Production.url();
+        let sand = dns01_gandi::Endpoint::Sandbox.url();
+        let a = Credential::Pat(SecretString::new("a"));
+        let b = Credential::Pat(SecretString::new("b"));
+        let k = Credential::ApiKey(SecretString::new("a"));
+        let base = cache_key(&a, &prod, None);
+        assert_eq!(base, cache_key(&a, &prod, None));
+        assert_ne!(base, cache_key(&b, &prod, None));
+        assert_ne!(base, cache_key(&k, &prod, None));
+        assert_ne!(base, cache_key(&a, &sand, None));
+        assert_ne!(base, cache_key(&a, &prod, Some("org")));
+    }
+
+    #[test]
+    fn ambient_credentials_never_print_themselves() {
+        let a = AmbientCredentials::new(Some("tok-123".into()), None);
+        assert!(a.is_set());
+        assert!(!format!("{a:?}").contains("tok-123"));
+        assert!(!AmbientCredentials::new(Some("  ".into()), None).is_set());
+    }
+}

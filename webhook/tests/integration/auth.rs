@@ -1,0 +1,452 @@
+//! Authentication and authorisation over real TLS, with the Kubernetes API faked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: panics are failures
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Extension, Request};
+use axum::routing::{get, post};
+use dns01_testkit::kubefake::{FakeUser, KubeFake, SarRule, authentication_configmap};
+use dns01_testkit::pki::{TestCa, TestCert};
+use dns01_webhook::auth::{self, AuthConfigSource, Authenticator, UserInfo};
+use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
+use dns01_webhook::tls::{self, FixedCert, ServeOptions};
+use serde_json::Value;
+
+use crate::tls::{TestServer, start_server};
+
+const GROUP: &str = "acme.example.com";
+const SOLVE: &str = "/apis/acme.example.com/v1alpha1/gandi";
+const FRONT_PROXY_CN: &str = "front-proxy-client";
+
+struct Env {
+    fake: KubeFake,
+    front_ca: TestCa,
+    client_ca: TestCa,
+    serving_ca: TestCa,
+    hits: Arc<AtomicUsize>,
+    server: TestServer,
+    source: Arc<AuthConfigSource>,
+}
+
+async fn handler(
+    hits: Arc<AtomicUsize>,
+    user: Option<Extension<UserInfo>>,
+    req: Request,
+) -> axum::Json<Value> {
+    hits.fetch_add(1, Ordering::SeqCst);
+    axum::Json(serde_json::json!({
+        "user": user.map(|Extension(u)| u),
+        "sawRemoteUser": req.headers().contains_key("x-remote-user"),
+        "sawAuthorization": req.headers().contains_key("authorization"),
+        "sawPeerCertificates": req.extensions().get::<tls::PeerCertificates>().is_some(),
+    }))
+}
+
+async fn env_with(allowed_names: &[&str]) -> Env {
+    let fake = KubeFake::start().await;
+    let front_ca = TestCa::new("front-proxy-ca");
+    let client_ca = TestCa::new("cluster client ca");
+    let serving_ca = TestCa::new("serving ca");
+    fake.set_configmap(
+        "kube-system",
+        "extension-apiserver-authentication",
+        authentication_configmap(Some(&front_ca), Some(&client_ca), allowed_names),
+    );
+    let kube = KubeClient::new(fake.url(), KubeTls::default(), KubeCredentials::None).unwrap();
+    let source = AuthConfigSource::from_configmap(kube.clone())
+        .await
+        .unwrap();
+    let authenticator = Arc::new(Authenticator::new(source.clone(), Some(kube)));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (h1, h2) = (hits.clone(), hits.clone());
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route(SOLVE, post(move |u, r| handler(h1, u, r)))
+        .route(
+            "/apis/acme.example.com/v1alpha1",
+            get(move |u, r| handler(h2, u, r)),
+        )
+        .layer(auth::layer(authenticator));
+    let serving = serving_ca.server_cert(&[]);
+    let key = tls::certified_key_from_pem(serving.cert_pem.as_bytes(), serving.key_pem.as_bytes())
+        .unwrap();
+    let config = tls::server_config(Arc::new(FixedCert(Arc::new(key))), true).unwrap();
+    let server = start_server(config, router, ServeOptions::default()).await;
+    Env {
+        fake,
+        front_ca,
+        client_ca,
+        serving_ca,
+        hits,
+        server,
+        source,
+    }
+}
+
+async fn env() -> Env {
+    env_with(&[FRONT_PROXY_CN]).await
+}
+
+impl Env {
+    fn client(&self, identity: Option<&TestCert>) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.serving_ca.cert_pem().as_bytes()).unwrap(),
+            );
+        if let Some(cert) = identity {
+            builder = builder
+                .identity(reqwest::Identity::from_pem(cert.identity_pem().as_bytes()).unwrap());
+        }
+        builder.build().unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.server.addr.port())
+    }
+
+    fn front_proxy_cert(&self) -> TestCert {
+        self.front_ca.client_cert(FRONT_PROXY_CN, &[])
+    }
+
+    async fn post(&self, identity: Option<&TestCert>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self.client(identity).post(self.url(SOLVE)).body("{}");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+fn alice_headers() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("X-Remote-User", "alice"),
+        ("X-Remote-Group", "team-a"),
+        ("X-Remote-Extra-Scopes", "dns"),
+    ]
+}
+
+fn assert_unauthorized(status: u16, body: &Value) {
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["kind"], "Status");
+    assert_eq!(body["reason"], "Unauthorized");
+    assert_eq!(body["code"], 401);
+}
+
+#[tokio::test]
+async fn a_front_proxy_certificate_with_an_allowed_cn_authenticates_the_header_user() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let (status, body) = env
+        .post(Some(&env.front_proxy_cert()), &alice_headers())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "alice");
+    assert_eq!(body["user"]["groups"], serde_json::json!(["team-a"]));
+    assert_eq!(body["user"]["extra"]["scopes"], serde_json::json!(["dns"]));
+    assert_eq!(
+        body["sawRemoteUser"], false,
+        "identity headers reached the handler"
+    );
+    assert_eq!(body["sawPeerCertificates"], true);
+    let sars = env.fake.sar_requests();
+    assert_eq!(sars.len(), 1);
+    assert_eq!(sars[0]["user"], "alice");
+    assert_eq!(sars[0]["groups"], serde_json::json!(["team-a"]));
+    assert_eq!(sars[0]["resourceAttributes"]["verb"], "create");
+    assert_eq!(sars[0]["resourceAttributes"]["group"], GROUP);
+    assert_eq!(sars[0]["resourceAttributes"]["resource"], "gandi");
+}
+
+#[tokio::test]
+async fn a_request_without_certificate_or_token_gets_401_with_a_status_body() {
+    let env = env().await;
+    let (status, body) = env.post(None, &[]).await;
+    assert_unauthorized(status, &body);
+    assert_eq!(env.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_certificate_from_an_unknown_ca_gets_401_and_the_handler_never_runs() {
+    let env = env().await;
+    env.fake.allow(SarRule {
+        subject: dns01_testkit::kubefake::SarSubject::Any,
+        verb: "*".into(),
+        group: "*".into(),
+        resource: "*".into(),
+    });
+    let stranger = TestCa::new("front-proxy-ca").client_cert(FRONT_PROXY_CN, &["system:masters"]);
+    let (status, body) = env.post(Some(&stranger), &alice_headers()).await;
+    assert_unauthorized(status, &body);
+    assert_eq!(env.hits(), 0);
+    assert_eq!(env.fake.sar_count(), 0);
+}
+
+#[tokio::test]
+async fn a_requestheader_certificate_with_a_disallowed_cn_gets_401() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let other = env.front_ca.client_cert("someone-else", &[]);
+    let (status, body) = env.post(Some(&other), &alice_headers()).await;
+    assert_unauthorized(status, &body);
+    assert_eq!(env.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_empty_allowed_names_list_accepts_any_cn_the_requestheader_ca_signed() {
+    let env = env_with(&[]).await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let other = env.front_ca.client_cert("any-proxy", &[]);
+    let (status, body) = env.post(Some(&other), &alice_headers()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "alice");
+}
+
+#[tokio::test]
+async fn forged_identity_headers_without_a_certificate_get_401_and_never_reach_sar() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("admin", "create", GROUP, "gandi"));
+    let (status, body) = env
+        .post(
+            None,
+            &[
+                ("X-Remote-User", "admin"),
+                ("X-Remote-Group", "system:masters"),
+            ],
+        )
+        .await;
+    assert_unauthorized(status, &body);
+    assert_eq!(env.fake.sar_count(), 0);
+    assert_eq!(env.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_client_ca_certificate_authenticates_as_cn_and_o_and_headers_are_ignored() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("bob", "create", GROUP, "gandi"));
+    let bob = env.client_ca.client_cert("bob", &["ops"]);
+    let (status, body) = env
+        .post(
+            Some(&bob),
+            &[
+                ("X-Remote-User", "admin"),
+                ("X-Remote-Group", "system:masters"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "bob");
+    assert_eq!(body["user"]["groups"], serde_json::json!(["ops"]));
+    let sars = env.fake.sar_requests();
+    assert_eq!(
+        sars.len(),
+        1,
+        "system:masters from a header must not skip SAR"
+    );
+    assert_eq!(sars[0]["user"], "bob");
+}
+
+#[tokio::test]
+async fn a_client_ca_certificate_named_like_the_front_proxy_cannot_assert_identity_headers() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let impostor = env.client_ca.client_cert(FRONT_PROXY_CN, &[]);
+    let (status, body) = env.post(Some(&impostor), &alice_headers()).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains(FRONT_PROXY_CN),
+        "{body}"
+    );
+    assert_eq!(env.fake.sar_requests()[0]["user"], FRONT_PROXY_CN);
+    assert_eq!(env.hits(), 0);
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_checked_with_a_cached_token_review() {
+    let env = env().await;
+    env.fake.add_token(
+        "good-token",
+        FakeUser::new(
+            "system:serviceaccount:cert-manager:cert-manager",
+            &["system:serviceaccounts"],
+        ),
+    );
+    env.fake.allow(SarRule::group(
+        "system:serviceaccounts",
+        "create",
+        GROUP,
+        "gandi",
+    ));
+    let good = [("Authorization", "Bearer good-token")];
+    let (status, body) = env.post(None, &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["user"]["username"],
+        "system:serviceaccount:cert-manager:cert-manager"
+    );
+    assert_eq!(body["sawAuthorization"], false);
+    let (status, _) = env.post(None, &good).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        env.fake.token_review_count(),
+        1,
+        "the second request should use the cache"
+    );
+
+    let (status, body) = env
+        .post(None, &[("Authorization", "Bearer bad-token")])
+        .await;
+    assert_unauthorized(status, &body);
+    assert_eq!(env.fake.token_review_count(), 2);
+    assert_eq!(env.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_sar_denial_gives_403_with_a_status_naming_user_verb_group_and_resource() {
+    let env = env().await;
+    let (status, body) = env
+        .post(Some(&env.front_proxy_cert()), &alice_headers())
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["kind"], "Status");
+    assert_eq!(body["reason"], "Forbidden");
+    let message = body["message"].as_str().unwrap();
+    for part in [
+        "\"alice\"",
+        "create",
+        GROUP,
+        "\"gandi\"",
+        "no fake rule allows it",
+    ] {
+        assert!(message.contains(part), "{message} lacks {part}");
+    }
+    assert_eq!(body["details"]["group"], GROUP);
+    assert_eq!(body["details"]["kind"], "gandi");
+    assert_eq!(env.hits(), 0);
+}
+
+#[tokio::test]
+async fn system_masters_skips_the_subject_access_review() {
+    let env = env().await;
+    let (status, body) = env
+        .post(
+            Some(&env.front_proxy_cert()),
+            &[
+                ("X-Remote-User", "kube-admin"),
+                ("X-Remote-Group", "system:masters"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(env.fake.sar_count(), 0);
+}
+
+#[tokio::test]
+async fn allow_and_deny_decisions_are_cached() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let proxy = env.front_proxy_cert();
+    assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    assert_eq!(env.fake.sar_count(), 1);
+    let mallory = [("X-Remote-User", "mallory")];
+    assert_eq!(env.post(Some(&proxy), &mallory).await.0, 403);
+    assert_eq!(env.post(Some(&proxy), &mallory).await.0, 403);
+    assert_eq!(env.fake.sar_count(), 2);
+}
+
+#[tokio::test]
+async fn health_paths_answer_without_authentication() {
+    let env = env().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = env.client(None).get(env.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
+    assert!(
+        env.fake
+            .requests()
+            .iter()
+            .all(|r| !r.path.contains("review"))
+    );
+}
+
+#[tokio::test]
+async fn discovery_is_open_to_any_authenticated_user_and_closed_to_anonymous() {
+    let env = env().await;
+    let url = env.url("/apis/acme.example.com/v1alpha1");
+    let anonymous = env.client(None).get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let response = env
+        .client(Some(&env.front_proxy_cert()))
+        .get(&url)
+        .header("X-Remote-User", "someone")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(env.fake.sar_count(), 0);
+}
+
+#[tokio::test]
+async fn a_changed_configmap_is_picked_up_on_refresh() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let new_proxy = env.front_ca.client_cert("new-proxy", &[]);
+    assert_eq!(env.post(Some(&new_proxy), &alice_headers()).await.0, 401);
+    env.fake.set_configmap(
+        "kube-system",
+        "extension-apiserver-authentication",
+        authentication_configmap(Some(&env.front_ca), Some(&env.client_ca), &["new-proxy"]),
+    );
+    assert!(env.source.refresh().await.unwrap());
+    assert!(
+        !env.source.refresh().await.unwrap(),
+        "an unchanged ConfigMap is not a change"
+    );
+    assert_eq!(env.post(Some(&new_proxy), &alice_headers()).await.0, 200);
+    assert_eq!(
+        env.post(Some(&env.front_proxy_cert()), &alice_headers())
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_configmap_update_keeps_the_previous_configuration() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let mut broken =
+        authentication_configmap(Some(&env.front_ca), Some(&env.client_ca), &[FRONT_PROXY_CN]);
+    broken.insert("requestheader-allowed-names".into(), "not json".into());
+    env.fake
+        .set_configmap("kube-system", "extension-apiserver-authentication", broken);
+    assert!(env.source.refresh().await.is_err());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        env.post(Some(&env.front_proxy_cert()), &alice_headers())
+            .await
+            .0,
+        200
+    );
+}

@@ -1,0 +1,181 @@
+//! The `gandi` solver end to end against the Gandi LiveDNS emulator (dns01-testkit).
+
+use std::sync::Arc;
+
+use axum::Router;
+use dns01_testkit::emulator::{Emulator, Token};
+use dns01_webhook::metrics::Metrics;
+use dns01_webhook::secrets::StaticSecrets;
+use dns01_webhook::solver::Solvers;
+use dns01_webhook::solver::gandi::{AmbientCredentials, GandiSettings, GandiSolver};
+use dns01_webhook::{AppState, router};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const TOKEN: &str = "pat-for-team-a";
+
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .zone("example.com")
+        .zone("platform.example")
+        .token(Token::pat(TOKEN))
+        .start()
+        .await
+        .unwrap()
+}
+
+fn app(
+    emu: &Emulator,
+    secrets: &StaticSecrets,
+    ambient: AmbientCredentials,
+) -> (Router, Arc<GandiSolver>, Arc<Metrics>) {
+    let url: url::Url = emu.api_url().parse().unwrap();
+    let settings = GandiSettings {
+        production_url: url.clone(),
+        sandbox_url: url,
+        ..GandiSettings::default()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let solver = Arc::new(
+        GandiSolver::new(Arc::new(secrets.clone()), ambient, settings)
+            .with_observer(metrics.clone()),
+    );
+    let mut solvers = Solvers::new();
+    solvers.insert("gandi".to_owned(), solver.clone());
+    let mut state = AppState::new(GROUP, solvers);
+    state.metrics = metrics.clone();
+    (router(state), solver, metrics)
+}
+
+fn config() -> Value {
+    json!({"patSecretRef": {"name": "gandi-credentials"}})
+}
+
+fn secrets(token: &str) -> StaticSecrets {
+    let s = StaticSecrets::new();
+    s.insert("team-a", "gandi-credentials", "api-token", token);
+    s
+}
+
+#[tokio::test]
+async fn present_and_cleanup_write_and_remove_the_value_at_gandi() {
+    let emu = emulator().await;
+    let (app, _, metrics) = app(&emu, &secrets(TOKEN), AmbientCredentials::none());
+    let p = payload(
+        "Present",
+        "example.com",
+        "_acme-challenge.example.com.",
+        "team-a",
+        config(),
+    );
+    let (status, body) = post(&app, &solver_path("gandi"), &p).await;
+    assert!(success(status, &body), "{body}");
+    assert_eq!(
+        emu.decoded_txt("example.com", "_acme-challenge"),
+        ["LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"]
+    );
+    let c = payload(
+        "CleanUp",
+        "example.com",
+        "_acme-challenge.example.com.",
+        "team-a",
+        config(),
+    );
+    let (status, body) = post(&app, &solver_path("gandi"), &c).await;
+    assert!(success(status, &body), "{body}");
+    assert!(emu.decoded_txt("example.com", "_acme-challenge").is_empty());
+    assert!(
+        metrics
+            .encode()
+            .contains("dns01_webhook_upstream_calls_total{"),
+        "{}",
+        metrics.encode()
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_success_false_with_gandis_answer_and_never_the_token() {
+    let emu = emulator().await;
+    let (app, _, _) = app(&emu, &secrets("wrong-token"), AmbientCredentials::none());
+    let p = payload(
+        "Present",
+        "example.com",
+        "_acme-challenge.example.com.",
+        "team-a",
+        config(),
+    );
+    let (status, body) = post(&app, &solver_path("gandi"), &p).await;
+    let message = failure_message(status, &body);
+    assert!(message.contains("_acme-challenge.example.com"), "{message}");
+    assert!(
+        message.to_lowercase().contains("authentication"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong-token"), "{message}");
+}
+
+#[tokio::test]
+async fn requests_with_the_same_credential_share_one_client() {
+    let emu = emulator().await;
+    let (app, solver, _) = app(&emu, &secrets(TOKEN), AmbientCredentials::none());
+    for name in [
+        "_acme-challenge.example.com.",
+        "_acme-challenge.www.example.com.",
+    ] {
+        let p = payload("Present", "example.com", name, "team-a", config());
+        let (status, body) = post(&app, &solver_path("gandi"), &p).await;
+        assert!(success(status, &body), "{body}");
+    }
+    assert_eq!(solver.client_count(), 1);
+}
+
+#[tokio::test]
+async fn ambient_credentials_are_used_when_allowed_and_no_secret_is_named() {
+    let emu = emulator().await;
+    let secrets = StaticSecrets::new();
+    let (app, _, _) = app(
+        &emu,
+        &secrets,
+        AmbientCredentials::new(Some(TOKEN.into()), None),
+    );
+    let mut p = payload(
+        "Present",
+        "example.com",
+        "_acme-challenge.example.com.",
+        "team-a",
+        json!({}),
+    );
+    p["request"]["allowAmbientCredentials"] = json!(true);
+    let (status, body) = post(&app, &solver_path("gandi"), &p).await;
+    assert!(success(status, &body), "{body}");
+    assert_eq!(emu.decoded_txt("example.com", "_acme-challenge").len(), 1);
+    assert_eq!(secrets.reads(), 0);
+}
+
+#[tokio::test]
+async fn a_delegated_challenge_lands_in_the_validation_zone_inside_a_gandi_domain() {
+    let emu = emulator().await;
+    let (app, _, _) = app(&emu, &secrets(TOKEN), AmbientCredentials::none());
+    let config = json!({
+        "patSecretRef": {"name": "gandi-credentials"},
+        "delegation": {"zone": "acme.platform.example", "mode": "map"}
+    });
+    let p = payload(
+        "Present",
+        "app.customer.com",
+        "_acme-challenge.app.customer.com.",
+        "team-a",
+        config,
+    );
+    let (status, body) = post(&app, &solver_path("gandi"), &p).await;
+    assert!(success(status, &body), "{body}");
+    let target = dns01_core::delegation::delegated_name(
+        &dns01_core::Fqdn::parse("app.customer.com").unwrap(),
+        "team-a",
+        &dns01_core::ZoneName::parse("acme.platform.example").unwrap(),
+    )
+    .unwrap();
+    let relative = target.as_str().strip_suffix(".platform.example").unwrap();
+    assert_eq!(emu.decoded_txt("platform.example", relative).len(), 1);
+}

@@ -1,0 +1,14 @@
+//! Integration tests of dns01-webhook, as one binary with modules.
+
+// Helpers outside `#[test]` functions panic on purpose: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod delegation;
+mod gandi;
+mod kube;
+mod local_mode;
+mod protocol;
+mod solver_config;
+mod support;
+mod tls;
