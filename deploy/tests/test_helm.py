@@ -1,0 +1,212 @@
+"""The Helm chart, rendered and linted with Helm's own Go SDK (helm-python-sdk)."""
+
+from __future__ import annotations
+
+import pytest
+
+import helm_python as helm
+
+from conftest import (
+    CHART,
+    NAMESPACE,
+    all_of,
+    container,
+    flags,
+    full_values,
+    key,
+    only,
+    render_helm,
+    render_notes,
+)
+
+WARNING = 2  # lint severities: 1 info, 2 warning, 3 error
+
+
+def lint_findings(values: dict | None) -> list[dict]:
+    report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE)
+    assert report["total_charts_linted"] == 1
+    assert report["errors"] == [], report
+    return [m for m in report["messages"] if m["severity"] >= WARNING]
+
+
+@pytest.mark.parametrize("values", [None, "full"], ids=["default", "full"])
+def test_chart_lints_clean_in_strict_mode(values):
+    vals = full_values() if values == "full" else values
+    assert lint_findings(vals) == []
+
+
+def test_chart_metadata_names_the_binary():
+    with helm.Chart.load(CHART) as chart:
+        meta = chart.metadata
+        assert chart.name == "dns01-webhook"
+        assert meta["apiVersion"] == "v2"
+        assert chart.schema is not None, "values.schema.json is shipped"
+        chart.validate_schema(full_values())
+
+
+def test_default_render_has_exactly_the_expected_objects():
+    got = sorted(key(o) for o in render_helm())
+    name = "dns01-webhook"
+    assert got == sorted(
+        [
+            ("APIService", "", "v1alpha1.acme.dns01.example"),
+            ("Certificate", NAMESPACE, f"{name}-ca"),
+            ("Certificate", NAMESPACE, f"{name}-tls"),
+            ("ClusterRole", "", f"{name}:domain-solver"),
+            ("ClusterRoleBinding", "", f"{name}:auth-delegator"),
+            ("ClusterRoleBinding", "", f"{name}:domain-solver"),
+            ("Deployment", NAMESPACE, name),
+            ("Issuer", NAMESPACE, f"{name}-ca"),
+            ("Issuer", NAMESPACE, f"{name}-selfsign"),
+            ("Role", NAMESPACE, f"{name}:secret-reader"),
+            ("RoleBinding", NAMESPACE, f"{name}:secret-reader"),
+            ("RoleBinding", "kube-system", f"{name}:webhook-authentication-reader"),
+            ("Service", NAMESPACE, name),
+            ("ServiceAccount", NAMESPACE, name),
+        ]
+    )
+
+
+def test_default_render_has_no_optional_objects():
+    kinds = {o["kind"] for o in render_helm()}
+    assert not kinds & {"PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"}
+
+
+def test_pdb_only_with_more_than_one_replica():
+    assert all_of(render_helm({"replicaCount": 1}), "PodDisruptionBudget") == []
+    pdb = only(render_helm({"replicaCount": 2}), "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert "maxUnavailable" not in pdb["spec"]
+    pdb = only(
+        render_helm({"replicaCount": 3, "podDisruptionBudget": {"maxUnavailable": 1}}),
+        "PodDisruptionBudget",
+    )
+    assert pdb["spec"] == {
+        "maxUnavailable": 1,
+        "selector": pdb["spec"]["selector"],
+    }
+    off = render_helm({"replicaCount": 2, "podDisruptionBudget": {"enabled": False}})
+    assert all_of(off, "PodDisruptionBudget") == []
+
+
+def test_full_values_render_every_optional_object():
+    objs = render_helm(full_values())
+    assert only(objs, "Deployment")["spec"]["replicas"] == 2
+    only(objs, "PodDisruptionBudget")
+    only(objs, "NetworkPolicy")
+    sm = only(objs, "ServiceMonitor")
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+    assert sm["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_secret_access_roles_follow_the_namespace_list_and_names():
+    objs = render_helm(full_values())
+    roles = [r for r in all_of(objs, "Role") if r["metadata"]["name"].endswith(":secret-reader")]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["cert-manager", "team-a", "team-b"]
+    for role in roles:
+        assert role["rules"] == [
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": ["gandi-credentials"],
+                "verbs": ["get"],
+            }
+        ]
+    bindings = [
+        b for b in all_of(objs, "RoleBinding") if b["metadata"]["name"].endswith(":secret-reader")
+    ]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == [
+        "cert-manager",
+        "team-a",
+        "team-b",
+    ]
+
+
+def test_secret_access_defaults_to_the_cert_manager_namespace():
+    objs = render_helm({"certManager": {"namespace": "cm"}})
+    roles = [r for r in all_of(objs, "Role") if r["metadata"]["name"].endswith(":secret-reader")]
+    assert [r["metadata"]["namespace"] for r in roles] == ["cm"]
+    assert "resourceNames" not in roles[0]["rules"][0]
+
+
+def test_secret_access_namespaces_are_deduplicated():
+    objs = render_helm({"secretAccess": {"namespaces": ["a", "a", "b"]}})
+    roles = [r for r in all_of(objs, "Role") if r["metadata"]["name"].endswith(":secret-reader")]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["a", "b"]
+
+
+def test_flags_follow_values():
+    values = {
+        "groupName": "acme.example.com",
+        "securePort": 9443,
+        "logFormat": "text",
+        "logLevel": "debug",
+        "gandi": {"apiUrl": "https://api.sandbox.gandi.net/v5/livedns"},
+        "metrics": {"port": 9500},
+    }
+    cont = container(only(render_helm(values), "Deployment"))
+    assert cont["args"][0] == "serve"
+    assert flags(cont) == {
+        "group-name": "acme.example.com",
+        "secure-port": "9443",
+        "tls-cert-file": "/tls/tls.crt",
+        "tls-private-key-file": "/tls/tls.key",
+        "metrics-address": "0.0.0.0:9500",
+        "log-format": "text",
+        "log-level": "debug",
+        "gandi-api-url": "https://api.sandbox.gandi.net/v5/livedns",
+    }
+
+
+def test_gandi_api_url_flag_is_omitted_by_default():
+    assert "gandi-api-url" not in flags(container(only(render_helm(), "Deployment")))
+
+
+def test_metrics_disabled_binds_loopback_and_publishes_no_port():
+    objs = render_helm({"metrics": {"enabled": False}})
+    cont = container(only(objs, "Deployment"))
+    assert flags(cont)["metrics-address"] == "127.0.0.1:9402"
+    assert [p["name"] for p in cont["ports"]] == ["https"]
+    assert [p["name"] for p in only(objs, "Service")["spec"]["ports"]] == ["https"]
+
+
+def test_image_tag_defaults_to_app_version_and_digest_wins():
+    with helm.Chart.load(CHART) as chart:
+        app_version = chart.metadata["appVersion"]
+    image = container(only(render_helm(), "Deployment"))["image"]
+    assert image == f"ghcr.io/dns01/dns01-webhook:{app_version}"
+    digest = "sha256:" + "0" * 64
+    image = container(only(render_helm({"image": {"digest": digest}}), "Deployment"))["image"]
+    assert image == f"ghcr.io/dns01/dns01-webhook@{digest}"
+
+
+def test_release_name_and_overrides_shape_object_names():
+    objs = render_helm(release="edge")
+    assert only(objs, "Deployment")["metadata"]["name"] == "edge-dns01-webhook"
+    objs = render_helm({"fullnameOverride": "gandi-webhook"})
+    assert only(objs, "Deployment")["metadata"]["name"] == "gandi-webhook"
+    assert only(objs, "APIService")["spec"]["service"]["name"] == "gandi-webhook"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"groupName": ""}, "groupName"),
+        ({"groupName": "Not_A_Group"}, "groupName"),
+        ({"logFormat": "xml"}, "logFormat"),
+        ({"serviceMonitor": {"enabled": True}, "metrics": {"enabled": False}}, "metrics.enabled"),
+    ],
+)
+def test_bad_values_are_refused_with_a_message(values, message):
+    with pytest.raises(helm.HelmError) as err:
+        render_helm(values)
+    assert message in str(err.value)
+
+
+def test_notes_name_the_group_and_warn_about_the_placeholder():
+    notes = render_notes()
+    assert "v1alpha1.acme.dns01.example" in notes
+    assert "placeholder" in notes
+    notes = render_notes({"groupName": "acme.example.com"})
+    assert "placeholder" not in notes
