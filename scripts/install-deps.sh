@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh machine. Idempotent, and fast when everything is
+# already present: it only calls apt-get or cargo install for what is missing.
+set -euo pipefail
+
+need_apt=()
+command -v dig >/dev/null 2>&1 || need_apt+=(bind9-dnsutils)
+command -v pebble >/dev/null 2>&1 || [ -x /usr/bin/pebble ] || need_apt+=(pebble)
+command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need_apt+=(bind9)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install-deps: installing ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The bind9 package starts a resolver on port 53; the tests start their own servers on
+  # ephemeral ports and do not need it running.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now named >/dev/null 2>&1 || true; fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo is required (install Rust with rustup first)" >&2
+  exit 1
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt 2>/dev/null || true
+echo "install-deps: ok"

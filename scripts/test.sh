@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs, then runs every Rust test
+# (unit, integration, doc) and the deployment checks. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+echo "== Rust tests (cargo nextest)"
+cargo nextest run --workspace --all-features --no-fail-fast
+
+echo "== Rust doc tests"
+cargo test --doc --workspace --all-features
+
+echo "== Deployment checks (Helm, kustomize, Kubernetes schemas)"
+deploy/tests/run.sh
