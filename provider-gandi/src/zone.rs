@@ -127,11 +127,14 @@ where
             name.as_str()
         )));
     }
+    // LiveDNS has no sub-zones: once a domain is known, every name below it belongs to it, so
+    // a known ancestor answers without probing the longer candidates first. This keeps an
+    // isolated present plus cleanup at three API calls once the domain has been seen.
+    if let Some(zone) = candidates.iter().find(|z| cache.is_present(z)) {
+        return Ok(zone.clone());
+    }
     let mut last_absent = None;
     for zone in &candidates {
-        if cache.is_present(zone) {
-            return Ok(zone.clone());
-        }
         if cache.is_absent(zone) {
             continue;
         }
@@ -234,17 +237,28 @@ mod tests {
                 "example.co.uk"
             ]
         );
-        // A sibling name costs one probe (its own longest candidate), the rest is cached.
+        // Any other name below a known domain costs no probe at all: LiveDNS has no
+        // sub-zones, so the known ancestor is the zone.
         asked.lock().unwrap().clear();
-        let zone = find(
-            &cache,
-            &fqdn("y.acme.example.co.uk"),
-            fake(&["example.co.uk"], asked.clone()),
-        )
-        .await
-        .unwrap();
-        assert_eq!(zone.as_str(), "example.co.uk");
-        assert_eq!(*asked.lock().unwrap(), ["y.acme.example.co.uk"]);
+        for other in [
+            "y.acme.example.co.uk",
+            "_acme-challenge.z.example.co.uk",
+            "example.co.uk",
+        ] {
+            let zone = find(
+                &cache,
+                &fqdn(other),
+                fake(&["example.co.uk"], asked.clone()),
+            )
+            .await
+            .unwrap();
+            assert_eq!(zone.as_str(), "example.co.uk", "{other}");
+        }
+        assert!(
+            asked.lock().unwrap().is_empty(),
+            "{:?}",
+            asked.lock().unwrap()
+        );
     }
 
     #[tokio::test]

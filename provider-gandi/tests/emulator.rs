@@ -222,6 +222,38 @@ async fn an_isolated_present_and_cleanup_cost_at_most_three_api_calls() {
     );
 }
 
+#[tokio::test]
+async fn without_a_zone_hint_a_present_and_cleanup_cost_three_calls_once_the_domain_is_known() {
+    let emu = emulator().await;
+    let p = provider(&emu);
+    // The first record below the domain pays for discovery once.
+    let first = record("_acme-challenge.first.example.com", "value");
+    p.present(&first).await.unwrap();
+    p.cleanup(&first).await.unwrap();
+    assert!(
+        emu.count("GET", routes::DOMAIN) >= 1,
+        "discovery probed Gandi"
+    );
+    emu.reset_counters();
+    // Every later record, at any depth below it, goes straight to the rrset routes.
+    let r = record("_acme-challenge.deep.cost.example.com", "value");
+    p.present(&r).await.unwrap();
+    p.cleanup(&r).await.unwrap();
+    let counters = emu.counters();
+    assert_eq!(
+        counters.count("GET", routes::DOMAIN),
+        0,
+        "a known domain is not probed again: {:?}",
+        counters.entries
+    );
+    assert!(
+        counters.total() <= 3,
+        "present + cleanup took {} calls: {:?}",
+        counters.total(),
+        counters.entries
+    );
+}
+
 async fn calls_for_concurrent_presents(k: usize) -> u64 {
     let emu = emulator().await;
     let p = provider(&emu);
