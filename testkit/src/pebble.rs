@@ -144,7 +144,10 @@ impl Pebble {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("pebble was not ready after {limit:?}; its log:\n{}", self.log())
+        bail!(
+            "pebble was not ready after {limit:?}; its log:\n{}",
+            self.log()
+        )
     }
 
     /// The ACME directory URL.
