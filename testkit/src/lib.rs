@@ -5,6 +5,7 @@
 //! server answering from the same state, so that what a client writes through the API is
 //! visible to resolvers the instant it is written.
 
+pub mod acmetest;
 pub mod emulator;
 pub mod kubefake;
 pub mod pebble;

@@ -46,16 +46,44 @@ pub fn pebble_binary() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port")?;
-    Ok(l.local_addr()?.port())
+/// `n` distinct ports free at the time of the call (all held open together, then released).
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
+
+/// Attempts at starting Pebble when a port picked free was taken before Pebble bound it.
+const START_ATTEMPTS: usize = 5;
 
 impl Pebble {
     /// Starts Pebble with DNS-01 lookups sent to `dns_server`, and waits until it accepts
     /// connections.
+    ///
+    /// # Errors
+    /// When Pebble is missing (see [`pebble_binary`]), exits, or is not ready within 20 s.
+    /// A port taken between picking it and Pebble binding it is retried with new ports.
     pub fn start(dns_server: SocketAddr) -> anyhow::Result<Self> {
         let bin = pebble_binary()?;
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(&bin, dns_server) {
+                Err(e)
+                    if attempt < START_ATTEMPTS
+                        && format!("{e:#}").contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(bin: &Path, dns_server: SocketAddr) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!(
             "dns01-pebble-{}-{}",
             std::process::id(),
@@ -83,16 +111,17 @@ impl Pebble {
         let ca_pem = ca_cert.pem();
         std::fs::write(dir.join("ca.pem"), &ca_pem)?;
 
-        let listen: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-        let management: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let ports = free_ports(4)?;
+        let listen = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+        let management = SocketAddr::from(([127, 0, 0, 1], ports[1]));
         let config = serde_json::json!({
             "pebble": {
                 "listenAddress": listen.to_string(),
                 "managementListenAddress": management.to_string(),
                 "certificate": cert_path,
                 "privateKey": key_path,
-                "httpPort": free_port()?,
-                "tlsPort": free_port()?,
+                "httpPort": ports[2],
+                "tlsPort": ports[3],
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": false
             }
@@ -101,7 +130,7 @@ impl Pebble {
         std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
         let log = std::fs::File::create(dir.join("pebble.log"))?;
 
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .arg("-config")
             .arg(&config_path)
             .arg("-dnsserver")

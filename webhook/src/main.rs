@@ -295,6 +295,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sandbox_url: args.gandi_sandbox_api_url.clone(),
             rate_limit_per_minute: args.gandi_rate_limit_per_minute,
             timeout: args.gandi_timeout,
+            ..GandiSettings::default()
         },
     )
     .with_observer(metrics.clone());

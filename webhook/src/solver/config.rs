@@ -200,11 +200,33 @@ where
                 }
             })
         }
-        Some(v) => T::deserialize(v).map_err(|e| SolverError::Config {
-            solver: solver.to_owned(),
-            message: scrub_serde_message(&e.to_string()),
+        Some(v) => T::deserialize(v).map_err(|e| {
+            let message = scrub_serde_message(&e.to_string());
+            SolverError::Config {
+                solver: solver.to_owned(),
+                message: match failing_key::<T>(v) {
+                    Some(key) if !message.contains(&format!("`{key}`")) => {
+                        format!("`{key}`: {message}")
+                    }
+                    _ => message,
+                },
+            }
         }),
     }
+}
+
+/// The first top-level key of `config` that fails to parse on its own: serde's messages
+/// ("invalid value: integer `-1`, expected u32") do not say which field they are about.
+/// Every field of a solver config is optional, so a key alone parses exactly when its value
+/// is valid.
+fn failing_key<T: serde::de::DeserializeOwned>(config: &serde_json::Value) -> Option<&str> {
+    config.as_object()?.iter().find_map(|(key, value)| {
+        let mut alone = serde_json::Map::new();
+        alone.insert(key.clone(), value.clone());
+        T::deserialize(serde_json::Value::Object(alone))
+            .is_err()
+            .then_some(key.as_str())
+    })
 }
 
 #[cfg(test)]
@@ -278,6 +300,21 @@ mod tests {
         assert!(!e.contains("s3cr3t"), "{e}");
         assert!(e.contains("invalid type: a string"), "{e}");
         assert!(e.contains("SecretRef"), "{e}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_is_named_by_its_key() {
+        let e = parse::<GandiSolverConfig>("gandi", Some(&json!({"ttl": -1})))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`ttl`: invalid value: integer `-1`, expected u32"),
+            "{e}"
+        );
+        let e = parse::<GandiSolverConfig>("gandi", Some(&json!({"patSecretRef": {"key": "k"}})))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`patSecretRef`: missing field `name`"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use dns01_core::retry::RetryPolicy;
 use dns01_core::{Coordinator, Provider};
 use dns01_gandi::{CallObserver, Credentials, GandiConfig};
 use sha2::{Digest, Sha256};
@@ -85,6 +86,27 @@ enum Credential {
 }
 
 impl Credential {
+    /// The credential held under `apiKeySecretRef`. The Go Gandi webhooks disagree on what
+    /// that Secret holds: bwolf's and its forks send a legacy API key (`Apikey`), others
+    /// (krancovia's) send a personal access token there (`Bearer`). Users migrate without
+    /// editing their Issuers, so the value's shape decides: legacy API keys are exactly 24
+    /// lowercase letters and digits; anything else is a personal access token.
+    fn from_api_key_ref(value: SecretString) -> Self {
+        let v = value.expose();
+        let legacy = v.len() == 24
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if legacy {
+            Self::ApiKey(value)
+        } else {
+            tracing::debug!(
+                "apiKeySecretRef holds no 24-character legacy API key: sending it as a personal \
+                 access token (Authorization: Bearer)"
+            );
+            Self::Pat(value)
+        }
+    }
+
     fn to_gandi(&self) -> Credentials {
         match self {
             Self::Pat(s) => Credentials::personal_access_token(s.expose()),
@@ -104,6 +126,11 @@ pub struct GandiSettings {
     pub rate_limit_per_minute: u32,
     /// Per-request upstream timeout.
     pub timeout: std::time::Duration,
+    /// Retries of rate-limited and transient upstream failures, per upstream call (default:
+    /// [`RetryPolicy::default`]). Keep its deadline below the request deadline
+    /// ([`crate::AppState::request_timeout`]) so that a give-up message, not a timeout, reaches
+    /// cert-manager.
+    pub retry: RetryPolicy,
 }
 
 impl Default for GandiSettings {
@@ -113,6 +140,7 @@ impl Default for GandiSettings {
             sandbox_url: dns01_gandi::Endpoint::Sandbox.url(),
             rate_limit_per_minute: 1000,
             timeout: std::time::Duration::from_secs(10),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -194,7 +222,7 @@ impl GandiSolver {
                     .secrets
                     .get_key(ns, &r.name, r.key_or(DEFAULT_API_KEY_KEY))
                     .await?;
-                Ok(Credential::ApiKey(v))
+                Ok(Credential::from_api_key_ref(v))
             }
             (None, None) if !challenge.allow_ambient_credentials => {
                 Err(SolverError::NoCredentials(format!(
@@ -231,7 +259,8 @@ impl GandiSolver {
         let mut gcfg = GandiConfig::new(credential.to_gandi())
             .with_base_url(base_url.clone())
             .with_rate_limit_per_minute(self.settings.rate_limit_per_minute)
-            .with_timeout(self.settings.timeout);
+            .with_timeout(self.settings.timeout)
+            .with_retry(self.settings.retry.clone());
         if let Some(id) = &cfg.sharing_id {
             gcfg = gcfg.with_sharing_id(id.clone());
         }
@@ -304,6 +333,20 @@ mod tests {
         assert_ne!(base, cache_key(&k, &prod, None));
         assert_ne!(base, cache_key(&a, &sand, None));
         assert_ne!(base, cache_key(&a, &prod, Some("org")));
+    }
+
+    #[test]
+    fn api_key_refs_holding_a_personal_access_token_are_sent_as_bearer() {
+        let legacy = Credential::from_api_key_ref(SecretString::new("abcdefghij0123456789klmn"));
+        assert!(matches!(legacy, Credential::ApiKey(_)), "{legacy:?}");
+        for pat in [
+            "0123456789abcdef0123456789abcdef01234567",
+            "ABCDEFGHIJ0123456789KLMN",
+            "abcdefghij0123456789klm",
+        ] {
+            let c = Credential::from_api_key_ref(SecretString::new(pat));
+            assert!(matches!(c, Credential::Pat(_)), "{pat}: {c:?}");
+        }
     }
 
     #[test]

@@ -51,6 +51,13 @@ impl Challenge {
         let dns_name = Fqdn::parse(dns_name_raw).map_err(|e| format!("request.dnsName: {e}"))?;
         let resolved_fqdn =
             Fqdn::parse(&req.resolved_fqdn).map_err(|e| format!("request.resolvedFQDN: {e}"))?;
+        if resolved_fqdn.is_wildcard() {
+            // A TXT record at a wildcard would answer for every name below it that has none.
+            return Err(format!(
+                "request.resolvedFQDN: {resolved_fqdn} is a wildcard name; a challenge record is \
+                 written at one name (_acme-challenge.<domain>), never at a wildcard"
+            ));
+        }
         // resolvedZone is only a hint; an unusable one is ignored rather than refused.
         let resolved_zone = ZoneName::parse(&req.resolved_zone).ok();
         let value = TxtValue::new(req.key.clone()).map_err(|e| format!("request.key: {e}"))?;
@@ -202,7 +209,7 @@ pub fn resolve_target(
                     "refused to write {resolved}: it is outside the delegated validation zone {zone}. \
                      Create this record in the zone of {dns}: `{line}` (and keep \
                      cnameStrategy: Follow on the Issuer), then retry",
-                    zone = d.zone,
+                    zone = d.zone.as_str(),
                     dns = challenge.dns_name,
                     line = cname_line(&challenge.dns_name, &expected),
                 )));

@@ -60,7 +60,9 @@ async fn follow_refuses_a_name_outside_the_zone_with_the_cname_to_create_and_no_
     );
     assert!(message.contains(&line), "{message}");
     assert!(
-        message.contains("outside the delegated validation zone"),
+        message.contains(&format!(
+            "outside the delegated validation zone {ZONE}. Create"
+        )),
         "{message}"
     );
     assert_eq!(store.call_counts().rrset_calls(), 0);

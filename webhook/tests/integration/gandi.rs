@@ -179,3 +179,35 @@ async fn a_delegated_challenge_lands_in_the_validation_zone_inside_a_gandi_domai
     let relative = target.as_str().strip_suffix(".platform.example").unwrap();
     assert_eq!(emu.decoded_txt("platform.example", relative).len(), 1);
 }
+
+/// Issuers written for the Go Gandi webhooks keep working unchanged: bwolf's put a legacy API
+/// key under `apiKeySecretRef`, krancovia's a personal access token under the same key.
+#[tokio::test]
+async fn api_key_secret_refs_work_with_a_legacy_key_or_a_personal_access_token() {
+    const LEGACY_KEY: &str = "abcdefghij0123456789klmn";
+    let emu = emulator().await;
+    emu.add_token(Token::api_key(LEGACY_KEY));
+    for (token, key) in [(LEGACY_KEY, "api-key"), (TOKEN, "token")] {
+        let s = StaticSecrets::new();
+        s.insert("team-a", "gandi-access-token", key, token);
+        let (app, _, _) = app(&emu, &s, AmbientCredentials::none());
+        let cfg = json!({"apiKeySecretRef": {"name": "gandi-access-token", "key": key}});
+        for action in ["Present", "CleanUp"] {
+            let p = payload(
+                action,
+                "example.com",
+                "_acme-challenge.example.com.",
+                "team-a",
+                cfg.clone(),
+            );
+            let (status, body) = post(&app, &solver_path("gandi"), &p).await;
+            assert!(success(status, &body), "{key}: {body}");
+            let expected: &[&str] = if action == "Present" {
+                &["LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"]
+            } else {
+                &[]
+            };
+            assert_eq!(emu.decoded_txt("example.com", "_acme-challenge"), expected);
+        }
+    }
+}
