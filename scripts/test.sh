@@ -12,5 +12,8 @@ cargo nextest run --workspace --all-features --no-fail-fast
 echo "== Rust doc tests"
 cargo test --doc --workspace --all-features
 
+echo "== Fuzzing, short run (libFuzzer on stable; fuzz/README.md has the longer one)"
+fuzz/run.sh "${DNS01_FUZZ_SECONDS:-10}"
+
 echo "== Deployment checks (Helm, kustomize, Kubernetes schemas)"
 deploy/tests/run.sh

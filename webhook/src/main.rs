@@ -130,6 +130,21 @@ struct ServeArgs {
     /// How long in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_PERIOD", default_value = "25s", value_parser = parse_duration)]
     shutdown_grace_period: Duration,
+    /// Most concurrent connections; further clients wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Largest request body accepted, in bytes; larger bodies get HTTP 413.
+    #[arg(long, env = "MAX_REQUEST_BODY_BYTES", default_value_t = dns01_webhook::DEFAULT_BODY_LIMIT)]
+    max_request_body_bytes: usize,
+    /// Time allowed for a client's TLS handshake.
+    #[arg(long, env = "TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    tls_handshake_timeout: Duration,
+    /// Time allowed for a client to send a request's headers, and then its body.
+    #[arg(long, env = "REQUEST_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    request_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration)]
+    idle_timeout: Duration,
     /// Trust client certificates signed by this CA (instead of the ConfigMap's client-ca-file).
     #[arg(long, env = "CLIENT_CA_FILE")]
     client_ca_file: Option<PathBuf>,
@@ -314,6 +329,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut state = AppState::new(group_name.clone(), solvers);
     state.request_timeout = args.request_timeout;
+    state.body_limit = args.max_request_body_bytes;
     state.metrics = metrics.clone();
     state.auth = Some(Arc::new(authenticator));
     let app = router(state);
@@ -349,8 +365,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls::server_config(certs, true).context("cannot build the TLS configuration")?;
     tracing::info!(%addr, group = %group_name, metrics = %args.metrics_address, "serving");
     let options = tls::ServeOptions {
+        max_connections: args.max_connections,
+        handshake_timeout: args.tls_handshake_timeout,
+        header_read_timeout: args.request_read_timeout,
+        body_read_timeout: args.request_read_timeout,
+        idle_timeout: args.idle_timeout,
         shutdown_timeout: args.shutdown_grace_period,
-        ..tls::ServeOptions::default()
     };
     tls::serve_with_options(listener, tls_config, app, shutdown_signal(), options)
         .await
@@ -430,6 +450,42 @@ mod tests {
     fn the_cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn connection_limits_have_flags_with_the_library_defaults() {
+        let cli = Cli::try_parse_from(["dns01-webhook", "--group-name", "g"]).unwrap();
+        let defaults = tls::ServeOptions::default();
+        assert_eq!(cli.serve.max_connections, defaults.max_connections);
+        assert_eq!(cli.serve.tls_handshake_timeout, defaults.handshake_timeout);
+        assert_eq!(cli.serve.request_read_timeout, defaults.header_read_timeout);
+        assert_eq!(cli.serve.request_read_timeout, defaults.body_read_timeout);
+        assert_eq!(cli.serve.idle_timeout, defaults.idle_timeout);
+        assert_eq!(
+            cli.serve.max_request_body_bytes,
+            dns01_webhook::DEFAULT_BODY_LIMIT
+        );
+        let cli = Cli::try_parse_from([
+            "dns01-webhook",
+            "--group-name",
+            "g",
+            "--max-connections",
+            "8",
+            "--max-request-body-bytes",
+            "65536",
+            "--tls-handshake-timeout",
+            "2s",
+            "--request-read-timeout",
+            "500ms",
+            "--idle-timeout",
+            "1m",
+        ])
+        .unwrap();
+        assert_eq!(cli.serve.max_connections, 8);
+        assert_eq!(cli.serve.max_request_body_bytes, 65536);
+        assert_eq!(cli.serve.tls_handshake_timeout, Duration::from_secs(2));
+        assert_eq!(cli.serve.request_read_timeout, Duration::from_millis(500));
+        assert_eq!(cli.serve.idle_timeout, Duration::from_secs(60));
     }
 
     #[test]

@@ -340,6 +340,11 @@ pub struct ServeOptions {
     pub handshake_timeout: Duration,
     /// Time allowed for an HTTP/1 client to send a request's headers.
     pub header_read_timeout: Duration,
+    /// Time allowed for a client to send a request's whole body, counted from the end of its
+    /// headers. A body still incomplete then is abandoned: the handler sees a read error
+    /// (HTTP 400) and the connection is closed, so a client that stalls mid-body cannot hold
+    /// a connection slot.
+    pub body_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
     /// On shutdown, how long in-flight requests may take before connections are dropped.
@@ -352,6 +357,7 @@ impl Default for ServeOptions {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(90),
             shutdown_timeout: Duration::from_secs(25),
         }
@@ -453,6 +459,56 @@ impl Drop for InFlight {
     }
 }
 
+/// A request body that fails once its deadline passes before it is complete.
+struct DeadlineBody {
+    inner: hyper::body::Incoming,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+impl DeadlineBody {
+    fn new(inner: hyper::body::Incoming, timeout: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+        }
+    }
+}
+
+/// The error of a request body that did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body was not received within {0:?}")]
+struct BodyReadTimeout(Duration);
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(BodyReadTimeout(this.timeout).into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 async fn serve_connection(
     acceptor: tokio_rustls::TlsAcceptor,
     stream: tokio::net::TcpStream,
@@ -484,6 +540,7 @@ async fn serve_connection(
         last: Mutex::new(Instant::now()),
     });
     let service_activity = activity.clone();
+    let body_read_timeout = options.body_read_timeout;
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             let guard = InFlight::start(&service_activity);
@@ -492,8 +549,9 @@ async fn serve_connection(
             }
             request.extensions_mut().insert(ConnectInfo(remote));
             let router = router.clone();
+            let request = request.map(|body| Body::new(DeadlineBody::new(body, body_read_timeout)));
             async move {
-                let response = router.oneshot(request.map(Body::new)).await;
+                let response = router.oneshot(request).await;
                 drop(guard);
                 response
             }
