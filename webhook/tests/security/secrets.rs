@@ -550,3 +550,68 @@ fn debug_output_of_every_configuration_credential_and_error_type_hides_the_crede
     // Positive control: the marker search would find an exposed value.
     assert!(secret.expose().contains(MARKER));
 }
+
+/// Every request is one log line that says what was asked and how it ended, so an operator can
+/// follow a challenge without a debugger: action, dnsName, resolvedFQDN, solver, outcome and
+/// duration, at INFO for answers and WARN for failures.
+#[tokio::test]
+async fn each_request_is_logged_in_one_line_with_its_action_names_solver_outcome_and_duration() {
+    let (logs, _guard) = capture_logs();
+    let zone = dns01_core::ZoneName::parse("example.com").unwrap();
+    let mut solvers = dns01_webhook::solver::Solvers::new();
+    solvers.insert(
+        "memory".to_owned(),
+        Arc::new(dns01_webhook::solver::memory::MemorySolver::new(vec![zone])),
+    );
+    let app = router(dns01_webhook::AppState::new("acme.dns01.test", solvers));
+    let request = |action: &str, fqdn: &str| {
+        json!({"request": {
+            "uid": "", "action": action, "type": "dns-01", "dnsName": "app.example.com",
+            "key": "k-123", "resourceNamespace": "team-a", "resolvedFQDN": fqdn,
+            "resolvedZone": "example.com.", "allowAmbientCredentials": false, "config": {}
+        }})
+    };
+    let uri = "/apis/acme.dns01.test/v1alpha1/memory";
+    for body in [
+        request("Present", "_acme-challenge.app.example.com."),
+        request("CleanUp", "_acme-challenge.app.example.org."),
+    ] {
+        let req = http::Request::post(uri)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
+    }
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("challenge answered") || l.contains("challenge failed"))
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per request:\n{text}");
+    for (line, (level, action, fqdn, outcome)) in lines.iter().zip([
+        (
+            "INFO",
+            "Present",
+            "_acme-challenge.app.example.com",
+            "success",
+        ),
+        (
+            "WARN",
+            "CleanUp",
+            "_acme-challenge.app.example.org",
+            "provider_error",
+        ),
+    ]) {
+        for needle in [
+            level,
+            &format!("action=\"{action}\""),
+            "dns_name=app.example.com",
+            fqdn,
+            "solver=memory",
+            &format!("outcome=\"{outcome}\""),
+            "duration_ms=",
+        ] {
+            assert!(line.contains(needle), "{needle:?} missing from {line}");
+        }
+    }
+}
