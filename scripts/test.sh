@@ -12,6 +12,9 @@ cargo nextest run --workspace --all-features --no-fail-fast
 echo "== Rust doc tests"
 cargo test --doc --workspace --all-features
 
+echo "== Benchmark, short mode (Gandi call counts of figure 4; fails if a target is missed)"
+cargo run -q -p dns01-bench -- --short
+
 echo "== Fuzzing, short run (libFuzzer on stable; fuzz/README.md has the longer one)"
 fuzz/run.sh "${DNS01_FUZZ_SECONDS:-10}"
 

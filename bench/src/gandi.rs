@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
 use dns01_core::Provider as _;
+use dns01_core::retry::PER_MINUTE_WINDOW;
 use dns01_testkit::emulator::{Counters, Emulator, RateLimit, RrsetSnapshot, Token, probe};
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
@@ -29,19 +30,11 @@ pub const ZONE: &str = "bench.test";
 pub const TOKEN: &str = "bench-token";
 /// The emulator's rate limit in scenario 4 (Gandi's documented limit), per minute.
 pub const EMULATOR_LIMIT_PER_MINUTE: u32 = 1000;
-/// The webhook's default client-side limit in scenario 4, per minute; see
-/// [`client_limit_for`].
-pub const CLIENT_LIMIT_PER_MINUTE: u32 = client_limit_for(EMULATOR_LIMIT_PER_MINUTE);
-
-/// The largest client-side limit (a token bucket of `n` tokens refilled at `n` per minute,
-/// `dns01_core::retry::RateLimiter::per_minute`) that can never exceed a fixed-window server
-/// limit of `server` requests per 60 s (the emulator's `RateLimit`, whose window restarts at
-/// the first request after it ends): in any 60 s window such a bucket admits up to its burst
-/// `n` plus `n` refills, so `2n` must stay under `server`; 1% more margin covers timer
-/// jitter.
-pub const fn client_limit_for(server: u32) -> u32 {
-    server / 2 * 99 / 100
-}
+/// The webhook's client-side limit in scenario 4, per minute: its default, which equals
+/// Gandi's documented limit. `RateLimiter::per_minute` admits at most that many calls in any
+/// window of [`PER_MINUTE_WINDOW`] (61 s), so a server counting fixed 60 s windows never sees
+/// more.
+pub const CLIENT_LIMIT_PER_MINUTE: u32 = dns01_gandi::DEFAULT_RATE_LIMIT_PER_MINUTE;
 
 /// A challenge payload as cert-manager posts it.
 pub fn payload(
@@ -404,13 +397,10 @@ pub fn fixed_window_time(calls: u64, per_window: u64, window: Duration) -> Durat
     window.saturating_mul(u32::try_from(windows).unwrap_or(u32::MAX))
 }
 
-/// Time a token bucket of `per_minute` tokens refilled at `per_minute` per minute (full at
-/// the start) needs for `calls` requests.
-pub fn token_bucket_time(calls: u64, per_minute: u64) -> Duration {
-    if per_minute == 0 || calls <= per_minute {
-        return Duration::ZERO;
-    }
-    Duration::from_secs_f64((calls - per_minute) as f64 * 60.0 / per_minute as f64)
+/// Time the client limiter (`RateLimiter::per_minute`: at most `per_minute` calls in any
+/// [`PER_MINUTE_WINDOW`]) needs to grant `calls`, all asked for at once.
+pub fn limiter_time(calls: u64, per_minute: u64) -> Duration {
+    fixed_window_time(calls, per_minute, PER_MINUTE_WINDOW)
 }
 
 async fn many_names(
@@ -531,7 +521,7 @@ async fn many_names(
     } else {
         row.target("<= 1.10 x", Verdict::check(ok))
     });
-    let bucket = token_bucket_time(calls, u64::from(client_limit));
+    let bucket = limiter_time(calls, u64::from(client_limit));
     table.push(
         Row::info(
             F,
@@ -540,8 +530,9 @@ async fn many_names(
         )
         .baseline(
             format!(
-                "{:.1} s for {calls} calls at {client_limit}/min, burst {client_limit}",
-                bucket.as_secs_f64()
+                "{:.1} s for {calls} calls at {client_limit} per {} s window",
+                bucket.as_secs_f64(),
+                PER_MINUTE_WINDOW.as_secs()
             ),
             ratio(wall.as_secs_f64(), bucket.as_secs_f64()),
         ),
@@ -679,9 +670,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_client_limit_stays_under_half_the_server_window() {
-        assert_eq!(client_limit_for(1000), 495);
-        const { assert!(2 * CLIENT_LIMIT_PER_MINUTE < EMULATOR_LIMIT_PER_MINUTE) };
+    fn the_client_runs_at_the_webhooks_default_limit_which_is_gandis() {
+        assert_eq!(CLIENT_LIMIT_PER_MINUTE, EMULATOR_LIMIT_PER_MINUTE);
     }
 
     #[test]
@@ -710,7 +700,7 @@ mod tests {
         assert_eq!(fixed_window_time(3001, 1000, w), Duration::from_secs(180));
         assert_eq!(fixed_window_time(1000, 1000, w), Duration::ZERO);
         assert_eq!(fixed_window_time(0, 1000, w), Duration::ZERO);
-        assert_eq!(token_bucket_time(300, 495), Duration::ZERO);
-        assert_eq!(token_bucket_time(1495, 500), Duration::from_secs_f64(119.4));
+        assert_eq!(limiter_time(1000, 1000), Duration::ZERO);
+        assert_eq!(limiter_time(3000, 1000), Duration::from_secs(122));
     }
 }

@@ -12,6 +12,12 @@
 //!   and all go into the next single read-merge-write, in arrival order. Every caller in a batch
 //!   gets that batch's result. A hundred concurrent `present` calls on one name cost at most
 //!   four store calls.
+//! - **Batching window.** A store whose calls are slow can declare a
+//!   [`StoreLimits::batch_window`]: each batch then waits that long after its first operation
+//!   before it takes the operations queued on its name, so callers that arrive spread over a
+//!   few milliseconds (through a webhook, say) still share one read-merge-write. With the
+//!   default zero window a batch runs as soon as the operations that arrived together (in the
+//!   same task or scheduler tick) have joined it.
 //! - **No useless writes.** A batch that changes nothing (a value already there, a cleanup of a
 //!   value that is gone) only reads; a batch that removes the last value deletes the rrset
 //!   rather than writing an empty one.
@@ -195,6 +201,11 @@ impl Coordinator {
         // Let callers that arrive together (in the same task or the same scheduler tick) join
         // this batch rather than the next one.
         YieldOnce(false).await;
+        // And, where the store asks for it, callers that arrive a little later.
+        let window = self.store.limits().batch_window;
+        if !window.is_zero() {
+            tokio::time::sleep(window).await;
+        }
         let mut ops = vec![own];
         let mut exists = None;
         {

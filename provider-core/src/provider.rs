@@ -10,6 +10,7 @@
 //! implemented outside this workspace with [`async_trait::async_trait`].
 
 use std::fmt::Debug;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -41,15 +42,23 @@ pub struct StoreLimits {
     /// Whether [`RrsetStore::create_txt`] creates an absent rrset in one call and reports an
     /// existing one as [`CreateOutcome::AlreadyExists`] without changing it.
     pub supports_create: bool,
+    /// How long a new batch waits for more operations on the same name before it runs: worth
+    /// it where each upstream call costs far more than the wait. Zero (the default) runs a
+    /// batch as soon as the operations that arrived together have joined it.
+    ///
+    /// [`crate::coordinator::Coordinator`] applies it once per batch, before taking the
+    /// operations queued on the name; operations on other names never wait for it.
+    pub batch_window: Duration,
 }
 
 impl StoreLimits {
-    /// Limits with the given TTL bounds and no create-if-absent call.
+    /// Limits with the given TTL bounds, no create-if-absent call and no batching window.
     pub fn new(min_ttl: u32, max_ttl: u32) -> Self {
         Self {
             min_ttl,
             max_ttl,
             supports_create: false,
+            batch_window: Duration::ZERO,
         }
     }
 
@@ -57,6 +66,13 @@ impl StoreLimits {
     #[must_use]
     pub fn with_create(mut self, supports_create: bool) -> Self {
         self.supports_create = supports_create;
+        self
+    }
+
+    /// The same limits, declaring a batching window (see [`StoreLimits::batch_window`]).
+    #[must_use]
+    pub fn with_batch_window(mut self, batch_window: Duration) -> Self {
+        self.batch_window = batch_window;
         self
     }
 

@@ -3,8 +3,9 @@
 //! - [`RetryPolicy`] reruns an operation that failed with a retryable error
 //!   ([`Error::is_retryable`]: rate limits and transient failures), with jittered exponential
 //!   backoff, honouring the upstream's retry-after hint, bounded in attempts and in time.
-//! - [`RateLimiter`] is a token bucket shared (by cloning) by every caller of one upstream, so
-//!   that the whole process stays under the upstream's request quota.
+//! - [`RateLimiter`] is shared (by cloning) by every caller of one upstream, so that the whole
+//!   process stays under the upstream's request quota: a sliding window of at most `n` calls
+//!   in any minute ([`RateLimiter::per_minute`]) or a token bucket ([`RateLimiter::new`]).
 //!
 //! All waiting uses [`tokio::time`], so tests can run with paused time.
 //!
@@ -29,6 +30,7 @@
 //! # }
 //! ```
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -222,17 +224,54 @@ fn message_mut(err: &mut Error) -> &mut String {
     }
 }
 
-/// A token bucket shared (by cloning) by all callers of one upstream.
+/// How long [`RateLimiter::per_minute`] counts its `n` calls over: a minute and a one-second
+/// margin, so that network jitter (a request sent at the end of one of our windows arriving
+/// early in the upstream's next one) never lets the upstream see `n + 1` calls in one of its
+/// own minutes.
+pub const PER_MINUTE_WINDOW: Duration = Duration::from_secs(61);
+
+/// A client-side rate limiter shared (by cloning) by all callers of one upstream.
 ///
-/// The bucket holds up to `capacity` tokens and gains one every `interval`; it starts full.
-/// Each caller reserves the next free slot under a short lock and then sleeps, outside the
-/// lock, until that slot: callers are served in the order they asked, so none starves, and a
-/// burst of waiting callers is spaced exactly `interval` apart. Cloning shares the one bucket.
+/// Two schedules are available:
+///
+/// - [`RateLimiter::per_minute`] is a **sliding window**: at most `n` calls in *any* window of
+///   [`PER_MINUTE_WINDOW`]. That is what an upstream that counts "n per minute" (in fixed or
+///   sliding windows) accepts. A burst of `n` goes through at once; the next call waits until
+///   the oldest of the last `n` is a window old.
+/// - [`RateLimiter::new`] is a **token bucket** of `capacity` tokens gaining one every
+///   `interval`: a burst of `capacity`, then one call per `interval`. Its long-run rate is
+///   exact, but any window of `capacity * interval` can see up to about `2 * capacity` calls
+///   (a full burst, then the refill), so it does not suit an upstream with a hard per-window
+///   quota.
+///
+/// In both, each caller reserves the next free slot under a short lock and then sleeps,
+/// outside the lock, until that slot: callers are served in the order they asked, so none
+/// starves. Cloning shares the one schedule.
 ///
 /// A caller that is cancelled while waiting in [`RateLimiter::acquire`] still uses up its slot.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    inner: Option<Arc<Bucket>>,
+    inner: Option<Arc<Schedule>>,
+}
+
+#[derive(Debug)]
+enum Schedule {
+    Bucket(Bucket),
+    Window(Window),
+}
+
+impl Schedule {
+    /// Reserves a slot if `wait_allowed` accepts the wait it needs; returns that wait.
+    fn reserve(
+        &self,
+        now: Instant,
+        wait_allowed: impl FnOnce(Duration) -> bool,
+    ) -> Option<Duration> {
+        match self {
+            Self::Bucket(bucket) => bucket.reserve(now, wait_allowed),
+            Self::Window(window) => window.reserve(now, wait_allowed),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -248,7 +287,6 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Reserves a slot if `wait_allowed` accepts the wait it needs; returns that wait.
     fn reserve(
         &self,
         now: Instant,
@@ -267,26 +305,97 @@ impl Bucket {
     }
 }
 
+/// At most `max_calls` slots in any window of `window`.
+#[derive(Debug)]
+struct Window {
+    /// At least one.
+    max_calls: usize,
+    window: Duration,
+    /// The slots of the last (up to) `max_calls` grants, oldest first; never decreasing. Slots
+    /// a whole window old are dropped, as they can no longer hold anyone back, so the queue
+    /// only grows with the calls actually made in one window.
+    grants: Mutex<VecDeque<Instant>>,
+}
+
+impl Window {
+    /// `at + window`. Saturates at `at` in the (unreachable for a 61 s window) case where the
+    /// clock cannot represent the sum, rather than panicking.
+    fn after(&self, at: Instant) -> Instant {
+        at.checked_add(self.window).unwrap_or(at)
+    }
+
+    fn reserve(
+        &self,
+        now: Instant,
+        wait_allowed: impl FnOnce(Duration) -> bool,
+    ) -> Option<Duration> {
+        let mut grants = self.grants.lock().unwrap_or_else(PoisonError::into_inner);
+        while grants
+            .front()
+            .is_some_and(|&oldest| self.after(oldest) <= now)
+        {
+            grants.pop_front();
+        }
+        // Slots never go backwards, even if callers read the clock in another order than they
+        // took the lock: that keeps "the n-th previous slot" the earliest one of the last n.
+        let mut slot = grants.back().map_or(now, |&last| last.max(now));
+        if grants.len() >= self.max_calls {
+            if let Some(&oldest) = grants.front() {
+                slot = slot.max(self.after(oldest));
+            }
+        }
+        let wait = slot.saturating_duration_since(now);
+        if !wait_allowed(wait) {
+            return None;
+        }
+        grants.push_back(slot);
+        while grants.len() > self.max_calls {
+            grants.pop_front();
+        }
+        Some(wait)
+    }
+}
+
 impl RateLimiter {
-    /// At most `n` requests per minute, with a burst of up to `n`. `n = 0` means no limit (see
-    /// [`RateLimiter::unlimited`]), so that a configured `0` turns limiting off.
+    /// At most `n` requests in any window of [`PER_MINUTE_WINDOW`] (a minute plus a one-second
+    /// safety margin), as a sliding window: `n` go through at once, the next waits until the
+    /// oldest of the last `n` is a window old. So `n` calls are granted at 0 s, the `n + 1`-th
+    /// at 61 s, and `3n` calls in a row finish at 122 s.
+    ///
+    /// `n = 0` means no limit (see [`RateLimiter::unlimited`]), so that a configured `0` turns
+    /// limiting off.
+    ///
+    /// Memory grows with the calls made in one window (at most `n` slots).
     pub fn per_minute(n: u32) -> Self {
         if n == 0 {
             return Self::unlimited();
         }
-        Self::new(n, Duration::from_secs(60) / n)
+        Self::sliding_window(n, PER_MINUTE_WINDOW)
     }
 
-    /// A bucket of `capacity` tokens (at least one) that gains one token every `interval`.
-    /// A zero `interval` never makes anyone wait.
+    /// At most `max_calls` (at least one) grants in any window of `window`.
+    fn sliding_window(max_calls: u32, window: Duration) -> Self {
+        Self {
+            inner: Some(Arc::new(Schedule::Window(Window {
+                max_calls: usize::try_from(max_calls.max(1)).unwrap_or(usize::MAX),
+                window,
+                grants: Mutex::new(VecDeque::new()),
+            }))),
+        }
+    }
+
+    /// A token bucket of `capacity` tokens (at least one) that gains one token every
+    /// `interval`; it starts full. A burst of `capacity` goes through, then one call per
+    /// `interval`. Unlike [`RateLimiter::per_minute`], any window of `capacity * interval` can
+    /// see up to about `2 * capacity` calls. A zero `interval` never makes anyone wait.
     pub fn new(capacity: u32, interval: Duration) -> Self {
         let capacity = capacity.max(1);
         Self {
-            inner: Some(Arc::new(Bucket {
+            inner: Some(Arc::new(Schedule::Bucket(Bucket {
                 interval,
                 tolerance: interval.saturating_mul(capacity - 1),
                 full_at: Mutex::new(None),
-            })),
+            }))),
         }
     }
 
@@ -300,26 +409,26 @@ impl RateLimiter {
         self.inner.is_none()
     }
 
-    /// Waits for a token; returns how long it waited: the time until its reserved slot (the
+    /// Waits for a slot; returns how long it waited: the time until its reserved slot (the
     /// timer may wake it up to one tick, a millisecond, later).
     pub async fn acquire(&self) -> Duration {
-        let Some(bucket) = &self.inner else {
+        let Some(schedule) = &self.inner else {
             return Duration::ZERO;
         };
         let start = Instant::now();
-        let wait = bucket.reserve(start, |_| true).unwrap_or(Duration::ZERO);
+        let wait = schedule.reserve(start, |_| true).unwrap_or(Duration::ZERO);
         if !wait.is_zero() {
             tokio::time::sleep_until(start + wait).await;
         }
         wait
     }
 
-    /// Takes a token if one is available now, without waiting; returns whether it took one.
+    /// Takes a slot if one is available now, without waiting; returns whether it took one.
     /// A `false` answer reserves nothing.
     pub fn try_acquire(&self) -> bool {
         match &self.inner {
             None => true,
-            Some(bucket) => bucket
+            Some(schedule) => schedule
                 .reserve(Instant::now(), |wait| wait.is_zero())
                 .is_some(),
         }
@@ -530,9 +639,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_1000_per_minute_limiter_allows_a_burst_then_spaces_calls_60ms_apart() {
+    async fn a_token_bucket_of_1000_allows_a_burst_then_spaces_calls_60ms_apart() {
         tokio::time::pause();
-        let limiter = RateLimiter::per_minute(1000);
+        let limiter = RateLimiter::new(1000, Duration::from_millis(60));
         let start = Instant::now();
         for _ in 0..1000 {
             assert_eq!(limiter.acquire().await, Duration::ZERO);
@@ -553,24 +662,128 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn clones_share_one_bucket() {
+    async fn a_1000_per_minute_limiter_allows_a_burst_then_waits_for_the_61_second_window() {
         tokio::time::pause();
-        let a = RateLimiter::per_minute(2);
-        let b = a.clone();
-        assert!(a.try_acquire());
-        assert!(b.try_acquire());
-        assert!(!a.try_acquire());
-        assert!(!b.try_acquire());
+        let limiter = RateLimiter::per_minute(1000);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(limiter.acquire().await, Duration::ZERO);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert!(!limiter.try_acquire(), "the 1001st is not free now");
+        let waited = limiter.acquire().await;
+        assert_eq!(waited, Duration::from_secs(61));
+        let elapsed = start.elapsed();
         assert!(
-            RateLimiter::per_minute(2).try_acquire(),
-            "a new limiter has its own bucket"
+            elapsed >= Duration::from_secs(61)
+                && elapsed <= Duration::from_secs(61) + Duration::from_millis(1),
+            "{elapsed:?}"
         );
+        // The rest of the second minute's burst is free at once.
+        for _ in 0..999 {
+            assert_eq!(limiter.acquire().await, Duration::ZERO);
+        }
+        assert!(!limiter.try_acquire());
+    }
+
+    /// The most of the sorted `times` that any half-open window of length `window` holds.
+    fn most_in_any_window(times: &[Instant], window: Duration) -> usize {
+        let mut most = 0;
+        let mut first = 0;
+        for (last, &t) in times.iter().enumerate() {
+            while times[first] + window <= t {
+                first += 1;
+            }
+            most = most.max(last + 1 - first);
+        }
+        most
+    }
+
+    #[tokio::test]
+    async fn three_thousand_concurrent_acquires_at_1000_per_minute_never_put_1001_in_a_minute() {
+        tokio::time::pause();
+        let limiter = RateLimiter::per_minute(1000);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..3000)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    limiter.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        let mut granted = Vec::new();
+        for task in tasks {
+            granted.push(task.await.unwrap());
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(122)
+                && elapsed <= Duration::from_secs(122) + Duration::from_millis(10),
+            "{elapsed:?}"
+        );
+        granted.sort();
+        assert_eq!(
+            granted.iter().filter(|t| **t == start).count(),
+            1000,
+            "the first 1000 go at once"
+        );
+        assert_eq!(most_in_any_window(&granted, Duration::from_secs(60)), 1000);
+        assert_eq!(most_in_any_window(&granted, PER_MINUTE_WINDOW), 1000);
+        // The check itself would see a token bucket's excess.
+        let bucket = RateLimiter::new(1000, Duration::from_millis(60));
+        let mut times = Vec::new();
+        for _ in 0..2000 {
+            bucket.acquire().await;
+            times.push(Instant::now());
+        }
+        assert!(most_in_any_window(&times, Duration::from_secs(60)) > 1900);
+    }
+
+    #[tokio::test]
+    async fn a_per_minute_limiter_under_steady_trickling_load_keeps_every_window_under_n() {
+        tokio::time::pause();
+        let limiter = RateLimiter::per_minute(50);
+        let mut granted = Vec::new();
+        // Callers arrive every 300 ms, faster than 50 per 61 s, for five minutes.
+        for _ in 0..1000 {
+            let limiter = limiter.clone();
+            granted.push(tokio::spawn(async move {
+                limiter.acquire().await;
+                Instant::now()
+            }));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let mut times = Vec::new();
+        for task in granted {
+            times.push(task.await.unwrap());
+        }
+        times.sort();
+        assert_eq!(most_in_any_window(&times, PER_MINUTE_WINDOW), 50);
+    }
+
+    #[tokio::test]
+    async fn clones_share_one_schedule() {
+        tokio::time::pause();
+        for make in [
+            || RateLimiter::per_minute(2),
+            || RateLimiter::new(2, Duration::from_secs(30)),
+        ] {
+            let a = make();
+            let b = a.clone();
+            assert!(a.try_acquire());
+            assert!(b.try_acquire());
+            assert!(!a.try_acquire());
+            assert!(!b.try_acquire());
+            assert!(make().try_acquire(), "a new limiter has its own schedule");
+        }
     }
 
     #[tokio::test]
     async fn a_refused_try_acquire_reserves_nothing_and_tokens_come_back() {
         tokio::time::pause();
-        let limiter = RateLimiter::per_minute(60);
+        let limiter = RateLimiter::new(60, Duration::from_secs(1));
         for _ in 0..60 {
             assert!(limiter.try_acquire());
         }
@@ -585,9 +798,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn two_thousand_concurrent_acquires_at_1000_per_minute_take_about_a_minute() {
+    async fn a_refused_try_acquire_on_a_window_reserves_nothing_and_the_window_comes_back() {
         tokio::time::pause();
-        let limiter = RateLimiter::per_minute(1000);
+        let limiter = RateLimiter::per_minute(60);
+        for _ in 0..60 {
+            assert!(limiter.try_acquire());
+        }
+        for _ in 0..5 {
+            assert!(!limiter.try_acquire());
+        }
+        tokio::time::advance(PER_MINUTE_WINDOW - Duration::from_millis(1)).await;
+        assert!(!limiter.try_acquire(), "still inside the window");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        for _ in 0..60 {
+            assert!(limiter.try_acquire(), "the whole window is back");
+        }
+        assert!(!limiter.try_acquire());
+    }
+
+    #[tokio::test]
+    async fn two_thousand_concurrent_acquires_on_a_token_bucket_take_about_a_minute() {
+        tokio::time::pause();
+        let limiter = RateLimiter::new(1000, Duration::from_millis(60));
         let start = Instant::now();
         let tasks: Vec<_> = (0..2000)
             .map(|_| {

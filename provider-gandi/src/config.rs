@@ -1,5 +1,5 @@
 //! Configuration of a Gandi store: credentials, endpoint, sharing id, timeouts, rate limit,
-//! retries, default TTL and an optional observer of upstream calls.
+//! retries, default TTL, batching window and an optional observer of upstream calls.
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,6 +16,10 @@ pub const MAX_TTL: u32 = 2_592_000;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default client-side rate limit: Gandi documents 1000 requests per minute per source IP.
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 1000;
+/// Default batching window (see [`GandiConfig::batch_window`]): a Gandi call costs 50-300 ms
+/// and a DNS-01 challenge waits for propagation anyway, so 25 ms of waiting for the other
+/// challenges on a name is cheap.
+pub(crate) const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(25);
 
 /// A secret string (a token or an API key). `Debug` and `Display` print `<redacted>`; read it
 /// with [`Secret::expose`].
@@ -184,13 +188,24 @@ pub struct GandiConfig {
     pub sharing_id: Option<String>,
     /// Whole-request timeout (connect, send, answer); also the connect timeout. Default 10 s.
     pub timeout: Duration,
-    /// Client-side limit shared by every clone of one store. Default 1000 (Gandi's limit per
-    /// source IP); lower it when other tools share the egress IP.
+    /// Client-side limit shared by every clone of one store: at most this many requests (retries
+    /// included) in any window of 61 s (a minute plus a second of margin for network jitter;
+    /// see [`dns01_core::retry::RateLimiter::per_minute`]), so Gandi never sees more than this
+    /// in one of its minutes. A burst of this many goes out at once; the next request waits
+    /// until the oldest of them is 61 s old. Default 1000 (Gandi's limit per source IP); lower
+    /// it when other tools share the egress IP. Must not be 0.
     pub rate_limit_per_minute: u32,
     /// Retries of rate-limited and transient failures.
     pub retry: RetryPolicy,
     /// TTL for records whose caller gives none, in seconds; within 300..=2592000.
     pub default_ttl: u32,
+    /// How long a new batch of operations on one name waits for more operations on the same
+    /// name before it runs (declared to the coordinator as
+    /// [`dns01_core::StoreLimits::batch_window`]). Worth it because each Gandi call costs far
+    /// more than the wait: challenges that arrive a few milliseconds apart then share one
+    /// read-merge-write. Every present and cleanup takes this much longer. Default 25 ms;
+    /// zero turns it off.
+    pub batch_window: Duration,
     /// Receives per-call events for metrics; `None` for none.
     pub observer: Option<Arc<dyn CallObserver>>,
 }
@@ -206,6 +221,7 @@ impl GandiConfig {
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             retry: RetryPolicy::default(),
             default_ttl: MIN_TTL,
+            batch_window: DEFAULT_BATCH_WINDOW,
             observer: None,
         }
     }
@@ -239,7 +255,7 @@ impl GandiConfig {
         self
     }
 
-    /// Sets the client-side rate limit.
+    /// Sets the client-side rate limit (see [`GandiConfig::rate_limit_per_minute`]).
     #[must_use]
     pub fn with_rate_limit_per_minute(mut self, per_minute: u32) -> Self {
         self.rate_limit_per_minute = per_minute;
@@ -257,6 +273,13 @@ impl GandiConfig {
     #[must_use]
     pub fn with_default_ttl(mut self, ttl: u32) -> Self {
         self.default_ttl = ttl;
+        self
+    }
+
+    /// Sets the batching window (see [`GandiConfig::batch_window`]).
+    #[must_use]
+    pub fn with_batch_window(mut self, batch_window: Duration) -> Self {
+        self.batch_window = batch_window;
         self
     }
 
@@ -303,5 +326,8 @@ mod tests {
         assert_eq!(cfg.timeout, Duration::from_secs(10));
         assert_eq!(cfg.rate_limit_per_minute, 1000);
         assert_eq!(cfg.default_ttl, 300);
+        assert_eq!(cfg.batch_window, Duration::from_millis(25));
+        let cfg = cfg.with_batch_window(Duration::ZERO);
+        assert_eq!(cfg.batch_window, Duration::ZERO);
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dns01_core::{
@@ -39,6 +40,8 @@ struct Inner {
     client: Client,
     zones: ZoneCache,
     default_ttl: u32,
+    /// Declared to the coordinator in [`RrsetStore::limits`].
+    batch_window: Duration,
     /// Foreign values whose wire form is not what [`codec::encode`] would write, per rrset:
     /// decoded value → wire form as read, so rewriting the rrset hands them back unchanged.
     wire_forms: Mutex<HashMap<(ZoneName, RelativeName), HashMap<TxtValue, String>>>,
@@ -49,6 +52,7 @@ impl fmt::Debug for GandiStore {
         f.debug_struct("GandiStore")
             .field("client", &self.inner.client)
             .field("default_ttl", &self.inner.default_ttl)
+            .field("batch_window", &self.inner.batch_window)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +115,7 @@ impl GandiStore {
                 client,
                 zones: ZoneCache::new(zone::NEGATIVE_TTL),
                 default_ttl: config.default_ttl,
+                batch_window: config.batch_window,
                 wire_forms: Mutex::new(HashMap::new()),
             }),
         })
@@ -373,7 +378,9 @@ fn total_count(headers: &HeaderMap) -> Option<usize> {
 #[async_trait]
 impl RrsetStore for GandiStore {
     fn limits(&self) -> StoreLimits {
-        StoreLimits::new(MIN_TTL, MAX_TTL).with_create(true)
+        StoreLimits::new(MIN_TTL, MAX_TTL)
+            .with_create(true)
+            .with_batch_window(self.inner.batch_window)
     }
 
     async fn find_zone(&self, name: &Fqdn) -> Result<ZoneName> {
@@ -569,12 +576,15 @@ mod tests {
     }
 
     #[test]
-    fn limits_declare_gandis_ttl_bounds_and_create() {
-        let store = GandiStore::new(GandiConfig::new(crate::Credentials::api_key("k"))).unwrap();
+    fn limits_declare_gandis_ttl_bounds_create_and_the_configured_batch_window() {
+        let cfg = GandiConfig::new(crate::Credentials::api_key("k"));
+        let store = GandiStore::new(cfg.clone()).unwrap();
         let l = store.limits();
         assert_eq!(
-            (l.min_ttl, l.max_ttl, l.supports_create),
-            (300, 2_592_000, true)
+            (l.min_ttl, l.max_ttl, l.supports_create, l.batch_window),
+            (300, 2_592_000, true, Duration::from_millis(25))
         );
+        let store = GandiStore::new(cfg.with_batch_window(Duration::from_millis(3))).unwrap();
+        assert_eq!(store.limits().batch_window, Duration::from_millis(3));
     }
 }

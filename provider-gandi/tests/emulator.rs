@@ -280,6 +280,51 @@ async fn concurrent_presents_on_one_name_cost_a_constant_number_of_calls() {
     );
 }
 
+/// Runs `op` on 100 values at one name from 100 tasks, the `i`-th starting `i * 0.1 ms` late
+/// (spread over about 10 ms, as requests through the webhook arrive); returns the API calls.
+async fn calls_for_staggered(p: &Coordinator, emu: &Emulator, present: bool) -> u64 {
+    emu.reset_counters();
+    let tasks: Vec<_> = (0..100u32)
+        .map(|i| {
+            let p = p.clone();
+            let r = record_in_zone("_acme-challenge.spread.example.com", &format!("value-{i}"));
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_micros(100) * i).await;
+                if present {
+                    p.present(&r).await
+                } else {
+                    p.cleanup(&r).await
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    emu.total_requests()
+}
+
+#[tokio::test]
+async fn a_batch_window_coalesces_presents_and_cleanups_that_arrive_milliseconds_apart() {
+    let emu = emulator().await;
+    // A window far longer than the 10 ms spread, so that a slow test machine cannot split it.
+    let window = std::time::Duration::from_millis(250);
+    let p = dns01_gandi::provider(config(&emu).with_batch_window(window)).unwrap();
+    warm(&p, &emu).await;
+    let presents = calls_for_staggered(&p, &emu, true).await;
+    assert_eq!(emu.decoded_txt(ZONE, "_acme-challenge.spread").len(), 100);
+    assert!(
+        presents <= 3,
+        "100 staggered presents took {presents} calls"
+    );
+    let cleanups = calls_for_staggered(&p, &emu, false).await;
+    assert!(!emu.has_rrset(ZONE, "_acme-challenge.spread", "TXT"));
+    assert!(
+        cleanups <= 2,
+        "100 staggered cleanups took {cleanups} calls"
+    );
+}
+
 #[tokio::test]
 async fn a_transient_503_is_retried_and_the_value_lands_once() {
     let emu = emulator().await;

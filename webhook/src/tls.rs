@@ -517,6 +517,11 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
     options: &ServeOptions,
 ) {
+    // Requests and answers are small and latency-bound: without this, Nagle's algorithm
+    // holds back a segment until the client's delayed ACK arrives (tens of milliseconds).
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%remote, error = %err, "cannot set TCP_NODELAY");
+    }
     let tls_stream =
         match tokio::time::timeout(options.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(s)) => s,

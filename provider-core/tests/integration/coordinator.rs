@@ -407,6 +407,157 @@ async fn a_name_outside_every_zone_fails_with_zone_not_found() {
     assert_eq!(c.busy_names(), 0);
 }
 
+/// A coordinator over a counting memory store (with create) that declares `window`.
+fn setup_with_window(window: Duration) -> (Arc<CountingStore>, Coordinator) {
+    let limits = StoreLimits::default()
+        .with_create(true)
+        .with_batch_window(window);
+    let inner = Arc::new(MemoryStore::new([zone("example.com")]).with_limits(limits));
+    let store = CountingStore::new(inner);
+    let coordinator = Coordinator::new(store.clone());
+    (store, coordinator)
+}
+
+/// Runs `op` for each of `vals` in its own task, the `i`-th starting after `i * 0.1 ms` (so
+/// 100 of them arrive spread over 10 ms, as through a webhook), and waits for all of them.
+async fn staggered(c: &Coordinator, vals: &[String], op: fn(&Coordinator, &str) -> OpFuture) {
+    let tasks: Vec<_> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let call = op(c, v);
+            let delay = Duration::from_micros(100) * u32::try_from(i).unwrap();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                call.await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
+
+/// Store calls for 100 staggered presents, then for 100 staggered cleanups of the same values.
+async fn staggered_presents_then_cleanups(window: Duration) -> (usize, usize) {
+    let (store, c) = setup_with_window(window);
+    let vals = values(100, "v");
+    staggered(&c, &vals, present).await;
+    let mut stored = store.inner.values(&fqdn(NAME));
+    stored.sort();
+    let expected: Vec<_> = vals.iter().map(|v| value(v)).collect();
+    assert_eq!(stored, expected);
+    let presents = store.counts().rrset_calls();
+    staggered(&c, &vals, cleanup).await;
+    assert!(store.inner.snapshot().is_empty());
+    assert_eq!(c.busy_names(), 0);
+    (presents, store.counts().rrset_calls() - presents)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_window_coalesces_a_hundred_presents_and_cleanups_spread_over_ten_milliseconds() {
+    let (presents, cleanups) = staggered_presents_then_cleanups(Duration::from_millis(20)).await;
+    println!("20 ms window: {presents} calls for the presents, {cleanups} for the cleanups");
+    // One batch each: create (or read and replace), then read and delete.
+    assert!(presents <= 3, "{presents}");
+    assert!(cleanups <= 2, "{cleanups}");
+
+    let (without_presents, without_cleanups) =
+        staggered_presents_then_cleanups(Duration::ZERO).await;
+    println!(
+        "no window: {without_presents} calls for the presents, {without_cleanups} for the cleanups"
+    );
+    assert!(
+        presents + cleanups < without_presents + without_cleanups,
+        "the window is what coalesces: {presents} + {cleanups} calls with it, \
+         {without_presents} + {without_cleanups} without"
+    );
+    assert!(without_presents > 3, "{without_presents}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_window_coalesces_apex_and_wildcard_challenges_arriving_apart() {
+    let (store, c) = setup_with_window(Duration::from_millis(20));
+    let apex = tokio::spawn(present(&c, "apex"));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    present(&c, "wildcard").await.unwrap();
+    apex.await.unwrap().unwrap();
+    assert_eq!(store.counts().rrset_calls(), 1, "{:?}", store.counts());
+    let apex = tokio::spawn(cleanup(&c, "apex"));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    cleanup(&c, "wildcard").await.unwrap();
+    apex.await.unwrap().unwrap();
+    let counts = store.counts();
+    assert_eq!(
+        (counts.read, counts.delete, counts.rrset_calls()),
+        (1, 1, 3)
+    );
+    assert!(store.inner.snapshot().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_window_delays_a_lone_operation_by_the_window_and_no_more() {
+    let (store, c) = setup_with_window(Duration::from_millis(20));
+    let start = tokio::time::Instant::now();
+    c.present(&record(NAME, "token")).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+    assert_eq!(store.counts().rrset_calls(), 1);
+
+    let (_store, c) = setup();
+    let start = tokio::time::Instant::now();
+    c.present(&record(NAME, "token")).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO, "no window, no wait");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_window_on_one_name_does_not_hold_up_another_name() {
+    let (store, c) = setup_with_window(Duration::from_millis(20));
+    let a = tokio::spawn(present_at(&c, "_acme-challenge.a.example.com", "on-a"));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let start = tokio::time::Instant::now();
+    c.present(&record("_acme-challenge.b.example.com", "on-b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(20),
+        "b waits its own window only"
+    );
+    a.await.unwrap().unwrap();
+    assert_eq!(store.counts().create, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_dropped_during_its_batch_window_does_not_stall_the_callers_behind_it() {
+    let (store, c) = setup_with_window(Duration::from_millis(20));
+    let leader = tokio::spawn(present(&c, "dropped"));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let queued: Vec<_> = ["y", "z"]
+        .iter()
+        .map(|v| tokio::spawn(present(&c, v)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    for task in queued {
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("queued callers must not hang")
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        store.inner.values(&fqdn(NAME)),
+        vec![value("y"), value("z")]
+    );
+    assert_eq!(
+        store.counts().rrset_calls(),
+        1,
+        "the dropped leader wrote nothing"
+    );
+    assert_eq!(c.busy_names(), 0);
+}
+
 type OpFuture = futures::future::BoxFuture<'static, dns01_core::Result<()>>;
 
 /// A present of `v` at `name`, owned so that it can be spawned.

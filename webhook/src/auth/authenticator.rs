@@ -2,15 +2,21 @@
 //! (system:masters, SubjectAccessReview), each with its decision cache.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use rustls::pki_types::CertificateDer;
+use rustls::server::danger::ClientCertVerifier;
 use sha2::{Digest, Sha256};
 
-use super::cache::TtlCache;
-use super::requestheader::{chain_verifies, strip_identity_headers, subject, user_from_headers};
-use super::{AccessAttributes, AccessDecision, AuthConfigSource, AuthError, UserInfo};
+use super::cache::{SingleFlight, TtlCache};
+use super::requestheader::{
+    Subject, chain_verifies, strip_identity_headers, subject, user_from_headers, verdict_lifetime,
+};
+use super::{
+    AccessAttributes, AccessDecision, AuthConfigSource, AuthError, CompiledAuthConfig, UserInfo,
+};
 use crate::kube::KubeClient;
 
 /// Cache lifetimes and sizes.
@@ -22,6 +28,10 @@ pub struct AuthOptions {
     pub allow_cache_ttl: Duration,
     /// How long a "denied" SubjectAccessReview answer is reused.
     pub deny_cache_ttl: Duration,
+    /// How long a client certificate chain's verification result is reused (never past the
+    /// expiry of a certificate of the chain, and only under the configuration it was
+    /// obtained with). Zero verifies on every request.
+    pub chain_cache_ttl: Duration,
     /// Maximum entries per cache.
     pub cache_capacity: usize,
 }
@@ -32,9 +42,40 @@ impl Default for AuthOptions {
             token_cache_ttl: Duration::from_secs(10),
             allow_cache_ttl: Duration::from_secs(10),
             deny_cache_ttl: Duration::from_secs(10),
+            chain_cache_ttl: Duration::from_secs(10),
             cache_capacity: 4096,
         }
     }
+}
+
+/// Which CA a chain is verified against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ChainRole {
+    /// The requestheader (front-proxy) CA.
+    RequestHeader,
+    /// The client CA.
+    Client,
+}
+
+/// Cache key of a chain verification: configuration generation, verifier, SHA-256 of the
+/// chain.
+type ChainKey = (u64, ChainRole, [u8; 32]);
+
+/// A cached chain verification: `None` if the chain does not verify, else the end entity's
+/// subject (`None` inside when it has no readable CN).
+type ChainVerdict = Option<Option<Arc<Subject>>>;
+
+/// The outcome of a TokenReview or SubjectAccessReview shared between concurrent callers.
+type Shared<T> = Result<T, Arc<AuthError>>;
+
+/// SHA-256 of a chain: each certificate's length (8 bytes, big endian), then its DER.
+fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for cert in chain {
+        hasher.update((cert.len() as u64).to_be_bytes());
+        hasher.update(cert.as_ref());
+    }
+    hasher.finalize().into()
 }
 
 /// Authenticates requests and authorises users; see the [module docs](crate::auth).
@@ -44,7 +85,11 @@ pub struct Authenticator {
     options: AuthOptions,
     /// SHA-256 of the token → the reviewed user (`None`: not authenticated).
     tokens: TtlCache<[u8; 32], Option<UserInfo>>,
+    token_flights: SingleFlight<[u8; 32], Shared<Option<UserInfo>>>,
     decisions: TtlCache<(UserInfo, AccessAttributes), AccessDecision>,
+    decision_flights: SingleFlight<(UserInfo, AccessAttributes), Shared<AccessDecision>>,
+    chains: TtlCache<ChainKey, ChainVerdict>,
+    chain_verifications: AtomicU64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -72,7 +117,11 @@ impl Authenticator {
     ) -> Self {
         Self {
             tokens: TtlCache::new(options.cache_capacity),
+            token_flights: SingleFlight::new(),
             decisions: TtlCache::new(options.cache_capacity),
+            decision_flights: SingleFlight::new(),
+            chains: TtlCache::new(options.cache_capacity),
+            chain_verifications: AtomicU64::new(0),
             config,
             kube,
             options,
@@ -82,6 +131,38 @@ impl Authenticator {
     /// The configuration source this authenticator reads.
     pub fn config_source(&self) -> &Arc<AuthConfigSource> {
         &self.config
+    }
+
+    /// How many client certificate chain verifications were actually run (cache misses);
+    /// for tests and diagnostics.
+    pub fn chain_verifications(&self) -> u64 {
+        self.chain_verifications.load(Ordering::Relaxed)
+    }
+
+    /// Whether `chain` verifies against the `role` CA of `config`, and if so its end entity's
+    /// subject; cached, see [`AuthOptions::chain_cache_ttl`].
+    fn verify_chain(
+        &self,
+        config: &CompiledAuthConfig,
+        role: ChainRole,
+        chain: &[CertificateDer<'_>],
+        digest: [u8; 32],
+    ) -> ChainVerdict {
+        let verifier: &Arc<dyn ClientCertVerifier> = match role {
+            ChainRole::RequestHeader => config.requestheader_verifier.as_ref()?,
+            ChainRole::Client => config.client_verifier.as_ref()?,
+        };
+        let key = (config.generation(), role, digest);
+        if let Some(verdict) = self.chains.get(&key) {
+            return verdict;
+        }
+        let now = SystemTime::now();
+        self.chain_verifications.fetch_add(1, Ordering::Relaxed);
+        let verified = chain_verifies(verifier.as_ref(), chain);
+        let verdict = verified.then(|| chain.first().and_then(subject).map(Arc::new));
+        let ttl = verdict_lifetime(chain, verified, now, self.options.chain_cache_ttl);
+        self.chains.insert(key, verdict.clone(), ttl);
+        verdict
     }
 
     /// Who sent a request: `peer_certs` is the TLS client chain (end entity first), `headers`
@@ -96,13 +177,12 @@ impl Authenticator {
         let config = self.config.current();
         let mut failure = None;
         if let Some(chain) = peer_certs.filter(|c| !c.is_empty()) {
+            let digest = chain_digest(chain);
             // 1. Front proxy: the requestheader CA, and only it, makes headers trustworthy.
-            if let Some(verifier) = &config.requestheader_verifier
-                && chain_verifies(verifier.as_ref(), chain)
+            if let Some(subject) =
+                self.verify_chain(&config, ChainRole::RequestHeader, chain, digest)
             {
-                let cn = subject(&chain[0])
-                    .map(|s| s.common_name)
-                    .unwrap_or_default();
+                let cn = subject.map(|s| s.common_name.clone()).unwrap_or_default();
                 let allowed = &config.config().requestheader_allowed_names;
                 if allowed.is_empty() || allowed.contains(&cn) {
                     if let Some(user) = user_from_headers(config.config(), headers) {
@@ -113,15 +193,14 @@ impl Authenticator {
                 }
             }
             // 2. Client certificate: CN / O.
-            if let Some(verifier) = &config.client_verifier
-                && chain_verifies(verifier.as_ref(), chain)
-                && let Some(subject) = subject(&chain[0])
+            if let Some(Some(subject)) =
+                self.verify_chain(&config, ChainRole::Client, chain, digest)
                 && !subject.common_name.is_empty()
             {
                 return Ok(Some(UserInfo {
-                    username: subject.common_name,
+                    username: subject.common_name.clone(),
                     uid: String::new(),
-                    groups: subject.organizations,
+                    groups: subject.organizations.clone(),
                     extra: Default::default(),
                 }));
             }
@@ -145,10 +224,23 @@ impl Authenticator {
         let kube = self.kube.as_ref().ok_or(AuthError::NoKubeClient {
             what: "TokenReview",
         })?;
-        let user = kube.token_review(token).await.map_err(AuthError::Kube)?;
-        self.tokens
-            .insert(key, user.clone(), self.options.token_cache_ttl);
-        Ok(user)
+        // Concurrent misses for one token share one TokenReview.
+        self.token_flights
+            .run(key, || async {
+                // A flight that just ended may have filled the cache.
+                if let Some(cached) = self.tokens.get(&key) {
+                    return Ok(cached);
+                }
+                let user = kube
+                    .token_review(token)
+                    .await
+                    .map_err(|e| Arc::new(AuthError::Kube(e)))?;
+                self.tokens
+                    .insert(key, user.clone(), self.options.token_cache_ttl);
+                Ok(user)
+            })
+            .await
+            .map_err(AuthError::Shared)
     }
 
     /// Whether `user` may do what `attributes` describe: `system:masters` always may; anyone
@@ -174,17 +266,28 @@ impl Authenticator {
                 reason: "no authoriser configured".to_owned(),
             });
         };
-        let decision = kube
-            .subject_access_review_for(user, attributes)
+        // Concurrent misses for one (user, attributes) share one SubjectAccessReview, and
+        // its answer, allow or deny (or its failure).
+        self.decision_flights
+            .run(key.clone(), || async {
+                // A flight that just ended may have filled the cache.
+                if let Some(decision) = self.decisions.get(&key) {
+                    return Ok(decision);
+                }
+                let decision = kube
+                    .subject_access_review_for(user, attributes)
+                    .await
+                    .map_err(|e| Arc::new(AuthError::Kube(e)))?;
+                let ttl = if decision.allowed {
+                    self.options.allow_cache_ttl
+                } else {
+                    self.options.deny_cache_ttl
+                };
+                self.decisions.insert(key.clone(), decision.clone(), ttl);
+                Ok(decision)
+            })
             .await
-            .map_err(AuthError::Kube)?;
-        let ttl = if decision.allowed {
-            self.options.allow_cache_ttl
-        } else {
-            self.options.deny_cache_ttl
-        };
-        self.decisions.insert(key, decision.clone(), ttl);
-        Ok(decision)
+            .map_err(AuthError::Shared)
     }
 
     /// Removes identity headers and `Authorization` from `headers` (the middleware does this
@@ -205,6 +308,57 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AuthConfig;
+
+    /// A CA (PEM) and a client certificate it signed for `alice`, valid for `lifetime` more.
+    fn ca_and_client_cert(lifetime: Duration) -> (String, CertificateDer<'static>) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "short-lived ca");
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.distinguished_name
+            .push(rcgen::DnType::CommonName, "alice");
+        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        leaf.not_after = rcgen::date_time_ymd(1970, 1, 1) + now + lifetime;
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap().der().clone();
+        (ca_pem, leaf)
+    }
+
+    #[tokio::test]
+    async fn a_cached_verification_is_not_trusted_past_the_certificate_expiry() {
+        // notAfter is truncated to the second: at least 1 s ahead, at most 2 s.
+        let (ca_pem, leaf) = ca_and_client_cert(Duration::from_secs(2));
+        let source = AuthConfigSource::fixed(AuthConfig {
+            client_ca: Some(ca_pem),
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let authenticator = Authenticator::new(source, None);
+        let chain = [leaf];
+        let headers = HeaderMap::new();
+        let user = authenticator.authenticate(Some(&chain), &headers).await;
+        assert_eq!(user.unwrap().unwrap().username, "alice");
+        let user = authenticator.authenticate(Some(&chain), &headers).await;
+        assert_eq!(user.unwrap().unwrap().username, "alice");
+        assert_eq!(authenticator.chain_verifications(), 1);
+        // notAfter is inclusive at second precision: three seconds on, the certificate expired
+        // although the cache's own lifetime (10 s) has not run out.
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        let user = authenticator.authenticate(Some(&chain), &headers).await;
+        assert!(
+            user.unwrap().is_none(),
+            "an expired certificate authenticated"
+        );
+        assert_eq!(authenticator.chain_verifications(), 2);
+    }
 
     #[test]
     fn bearer_tokens_are_read_case_insensitively_and_others_ignored() {

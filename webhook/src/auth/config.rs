@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -114,9 +115,14 @@ impl AuthConfig {
             config: self,
             requestheader_verifier,
             client_verifier,
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
         })
     }
 }
+
+/// Source of [`CompiledAuthConfig::generation`]: every compilation takes a new number, so
+/// two compiled configurations never share one (unlike pointers, which may be reused).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 fn verifier(what: &'static str, pem: &str) -> Result<Arc<dyn ClientCertVerifier>, AuthError> {
     let mut roots = rustls::RootCertStore::empty();
@@ -152,12 +158,14 @@ pub struct CompiledAuthConfig {
     config: AuthConfig,
     pub(crate) requestheader_verifier: Option<Arc<dyn ClientCertVerifier>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    generation: u64,
 }
 
 impl fmt::Debug for CompiledAuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledAuthConfig")
             .field("config", &self.config)
+            .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +174,14 @@ impl CompiledAuthConfig {
     /// The settings this was compiled from.
     pub fn config(&self) -> &AuthConfig {
         &self.config
+    }
+
+    /// A number unique to this compilation within the process (each [`AuthConfig::compile`]
+    /// takes a new one, even for equal settings). Results derived from one compiled
+    /// configuration, such as cached certificate-chain verifications, are keyed by it, so a
+    /// replaced configuration never sees them.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 }
 

@@ -8,6 +8,12 @@
 //!    `X-Remote-Extra-*`). Identity headers are never read in any other case.
 //! 2. **Client certificate.** A chain that verifies against the *client* CA: the user is the
 //!    certificate's CN, its groups the O values. Identity headers are ignored.
+//!
+//!    Chain verification results (and the parsed subject) are cached for ~10 s under the
+//!    SHA-256 of the chain, the verifier (requestheader or client CA) and the
+//!    [generation](CompiledAuthConfig::generation) of the configuration in force, so a
+//!    configuration change takes effect at once; a success is never kept past the expiry of
+//!    a certificate of the chain.
 //! 3. **Bearer token.** `Authorization: Bearer …` is checked with a TokenReview; results are
 //!    cached for ~10 s under the SHA-256 of the token (never the token itself).
 //! 4. Otherwise the request is anonymous and API paths answer 401.
@@ -15,7 +21,8 @@
 //! What the caller may do ([`Authenticator::authorize`]): members of `system:masters` may do
 //! everything; anyone else is checked with a SubjectAccessReview (for the webhook's call:
 //! verb `create`, the API group, resource = solver name); allow and deny decisions are cached
-//! for ~10 s. Discovery (`GET /apis…` up to the version) is allowed for every authenticated
+//! for ~10 s, and concurrent identical checks share one SubjectAccessReview (likewise one
+//! TokenReview per token). Discovery (`GET /apis…` up to the version) is allowed for every authenticated
 //! user: kube-aggregator reads it as `system:kube-aggregator` and Kubernetes' default RBAC
 //! (`system:discovery`) grants it to all authenticated users anyway. Health paths
 //! (`/healthz`, `/livez`, `/readyz`) skip authentication.
@@ -109,6 +116,10 @@ pub enum AuthError {
         /// The check (TokenReview, SubjectAccessReview).
         what: &'static str,
     },
+    /// A TokenReview or SubjectAccessReview shared by concurrent identical requests failed;
+    /// displays as the underlying error.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Self>),
 }
 
 /// Displays an error followed by its sources, `a: b: c`.

@@ -30,6 +30,7 @@ struct Env {
     hits: Arc<AtomicUsize>,
     server: TestServer,
     source: Arc<AuthConfigSource>,
+    authenticator: Arc<Authenticator>,
 }
 
 async fn handler(
@@ -71,7 +72,7 @@ async fn env_with(allowed_names: &[&str]) -> Env {
             "/apis/acme.example.com/v1alpha1",
             get(move |u, r| handler(h2, u, r)),
         )
-        .layer(auth::layer(authenticator));
+        .layer(auth::layer(authenticator.clone()));
     let serving = serving_ca.server_cert(&[]);
     let key = tls::certified_key_from_pem(serving.cert_pem.as_bytes(), serving.key_pem.as_bytes())
         .unwrap();
@@ -85,6 +86,7 @@ async fn env_with(allowed_names: &[&str]) -> Env {
         hits,
         server,
         source,
+        authenticator,
     }
 }
 
@@ -449,4 +451,168 @@ async fn an_invalid_configmap_update_keeps_the_previous_configuration() {
             .0,
         200
     );
+}
+
+fn configmap_config(front_ca: &TestCa, client_ca: &TestCa) -> auth::AuthConfig {
+    auth::AuthConfig::from_configmap_data(&authentication_configmap(
+        Some(front_ca),
+        Some(client_ca),
+        &[FRONT_PROXY_CN],
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_chain_is_verified_once_across_connections_and_again_when_the_configuration_changes() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let proxy = env.front_proxy_cert();
+    // Each post uses a new client, hence a new TLS connection presenting the same chain.
+    for _ in 0..3 {
+        assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    }
+    assert_eq!(
+        env.authenticator.chain_verifications(),
+        1,
+        "the same chain under the same configuration is verified once"
+    );
+
+    // Rotate the front-proxy CA: the cached success must not survive.
+    let rotated = TestCa::new("front-proxy-ca");
+    env.source
+        .replace(configmap_config(&rotated, &env.client_ca))
+        .unwrap();
+    let (status, body) = env.post(Some(&proxy), &alice_headers()).await;
+    assert_unauthorized(status, &body);
+    assert_eq!(
+        env.authenticator.chain_verifications(),
+        3,
+        "re-verified against both CAs of the new configuration"
+    );
+    let (status, body) = env.post(Some(&proxy), &alice_headers()).await;
+    assert_unauthorized(status, &body);
+    assert_eq!(
+        env.authenticator.chain_verifications(),
+        3,
+        "failures are cached too"
+    );
+    let new_proxy = rotated.client_cert(FRONT_PROXY_CN, &[]);
+    assert_eq!(env.post(Some(&new_proxy), &alice_headers()).await.0, 200);
+
+    // Back to the original CA: a new configuration, so verified again, and accepted.
+    env.source
+        .replace(configmap_config(&env.front_ca, &env.client_ca))
+        .unwrap();
+    assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    assert_eq!(env.authenticator.chain_verifications(), 5);
+    assert_eq!(env.hits(), 5);
+}
+
+#[tokio::test]
+async fn a_cached_client_certificate_verification_keeps_the_cn_and_o_identity() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("bob", "create", GROUP, "gandi"));
+    let bob = env.client_ca.client_cert("bob", &["ops"]);
+    for _ in 0..2 {
+        let (status, body) = env.post(Some(&bob), &alice_headers()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["user"]["username"], "bob");
+        assert_eq!(body["user"]["groups"], serde_json::json!(["ops"]));
+    }
+    assert_eq!(
+        env.authenticator.chain_verifications(),
+        2,
+        "one failed requestheader and one successful client CA verification"
+    );
+}
+
+fn alice() -> UserInfo {
+    UserInfo {
+        username: "alice".into(),
+        groups: vec!["team-a".into()],
+        ..UserInfo::default()
+    }
+}
+
+fn solve_attributes() -> auth::AccessAttributes {
+    auth::AccessAttributes::Resource {
+        verb: "create".into(),
+        group: GROUP.into(),
+        version: "v1alpha1".into(),
+        resource: "gandi".into(),
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_authorisations_with_an_empty_cache_send_one_subject_access_review() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let (user, attributes) = (alice(), solve_attributes());
+    let decisions =
+        futures::future::join_all((0..50).map(|_| env.authenticator.authorize(&user, &attributes)))
+            .await;
+    assert!(decisions.iter().all(|d| d.as_ref().unwrap().allowed));
+    assert_eq!(env.fake.sar_count(), 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_denials_with_an_empty_cache_share_one_subject_access_review() {
+    let env = env().await;
+    let (user, attributes) = (alice(), solve_attributes());
+    let decisions =
+        futures::future::join_all((0..50).map(|_| env.authenticator.authorize(&user, &attributes)))
+            .await;
+    for decision in &decisions {
+        let decision = decision.as_ref().unwrap();
+        assert!(!decision.allowed);
+        assert!(
+            decision.reason.contains("no fake rule allows it"),
+            "{decision:?}"
+        );
+    }
+    assert_eq!(env.fake.sar_count(), 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_share_one_subject_access_review_allow_or_deny() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let proxy = env.front_proxy_cert();
+    let client = env.client(Some(&proxy));
+    let send = |user: &'static str| {
+        client
+            .post(env.url(SOLVE))
+            .header("X-Remote-User", user)
+            .body("{}")
+            .send()
+    };
+    let allowed = futures::future::join_all((0..50).map(|_| send("alice"))).await;
+    assert!(allowed.iter().all(|r| r.as_ref().unwrap().status() == 200));
+    assert_eq!(env.fake.sar_count(), 1);
+    let denied = futures::future::join_all((0..50).map(|_| send("mallory"))).await;
+    assert!(denied.iter().all(|r| r.as_ref().unwrap().status() == 403));
+    assert_eq!(env.fake.sar_count(), 2);
+    assert_eq!(env.hits(), 50);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_with_one_new_token_send_one_token_review() {
+    let env = env().await;
+    env.fake.add_token(
+        "good-token",
+        FakeUser::new("carol", &["system:serviceaccounts"]),
+    );
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", "Bearer good-token".parse().unwrap());
+    let users =
+        futures::future::join_all((0..50).map(|_| env.authenticator.authenticate(None, &headers)))
+            .await;
+    for user in users {
+        assert_eq!(user.unwrap().unwrap().username, "carol");
+    }
+    assert_eq!(env.fake.token_review_count(), 1);
 }
