@@ -411,8 +411,11 @@ async fn many_names(
 ) -> anyhow::Result<()> {
     const F: &str = "4 Gandi calls";
     let h = Harness::start(client_limit).await?;
-    // A webhook that has seen the domain before (one warm-up pair, not counted).
+    // A webhook that has seen the domain before (one warm-up pair). Its calls went through
+    // the same client limiter, within the same window: the time the limit allows is
+    // reckoned for them too.
     h.pair(&Chal::new("warmup", "warmup-key")).await?;
+    let warmup_calls = h.emu.total_requests();
     let before = h.zone();
     h.emu.reset_counters();
     let limit = RateLimit {
@@ -494,7 +497,12 @@ async fn many_names(
         )
         .target("yes", Verdict::check(after == before)),
     );
-    let allowed = fixed_window_time(calls, u64::from(EMULATOR_LIMIT_PER_MINUTE), limit.window);
+    let limited_calls = calls + warmup_calls;
+    let allowed = fixed_window_time(
+        limited_calls,
+        u64::from(EMULATOR_LIMIT_PER_MINUTE),
+        limit.window,
+    );
     let row = Row::info(
         F,
         &format!(
@@ -505,7 +513,8 @@ async fn many_names(
     )
     .baseline(
         format!(
-            "{:.1} s allowed by the emulator's limit for {calls} calls",
+            "{:.1} s allowed by the emulator's limit for {limited_calls} calls \
+             ({calls} + {warmup_calls} of the warm-up)",
             allowed.as_secs_f64()
         ),
         ratio(wall.as_secs_f64(), allowed.as_secs_f64()),
@@ -521,7 +530,7 @@ async fn many_names(
     } else {
         row.target("<= 1.10 x", Verdict::check(ok))
     });
-    let bucket = limiter_time(calls, u64::from(client_limit));
+    let bucket = limiter_time(limited_calls, u64::from(client_limit));
     table.push(
         Row::info(
             F,
@@ -530,7 +539,7 @@ async fn many_names(
         )
         .baseline(
             format!(
-                "{:.1} s for {calls} calls at {client_limit} per {} s window",
+                "{:.1} s for {limited_calls} calls at {client_limit} per {} s window",
                 bucket.as_secs_f64(),
                 PER_MINUTE_WINDOW.as_secs()
             ),
@@ -559,7 +568,10 @@ pub async fn figure5(table: &mut Table, samples: usize) -> anyhow::Result<()> {
         dns01_gandi::GandiConfig::new(dns01_gandi::Credentials::personal_access_token(TOKEN))
             .with_base_url(url.clone())
             .with_timeout(timeout)
-            .with_rate_limit_per_minute(100_000_000);
+            .with_rate_limit_per_minute(100_000_000)
+            // The per-request overhead, without the batching window that deliberately delays
+            // a lone write (25 ms by default) to gather others on the same name.
+            .with_batch_window(Duration::ZERO);
     let provider = dns01_gandi::provider(config).map_err(|e| anyhow::anyhow!(e.report()))?;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(

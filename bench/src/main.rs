@@ -148,8 +148,9 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
         "figure 4: through the webhook's router in-process (gandi solver, ambient token) \
          against the emulator; lower bound per Present+CleanUp: create (1 POST) + read and \
          delete (GET, DELETE); the many-names scenario runs with the emulator enforcing {}/min \
-         (fixed window) and the webhook's client limit at {}/min (default: the largest \
-         token-bucket limit that cannot exceed that window)",
+         (fixed window) and the webhook's client limit at {}/min (its default: at most that \
+         many calls in any 61 s window); figure 5 runs without the 25 ms batching window, \
+         which deliberately delays a lone write to gather others on the same name",
         gandi::EMULATOR_LIMIT_PER_MINUTE,
         cli.client_limit
     ));

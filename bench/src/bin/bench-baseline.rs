@@ -86,7 +86,8 @@ async fn main() -> anyhow::Result<()> {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        // No TCP_NODELAY: the webhook's serving loop does not set it either.
+        // TCP_NODELAY, as the webhook's serving loop sets it: same settings on both sides.
+        let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
