@@ -37,9 +37,8 @@ use base64::Engine as _;
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpStream, UdpSocket};
 
+use crate::emulator::probe::{tcp_exchange, udp_exchange};
 use crate::kubefake::KubeFake;
 
 /// The TXT value cert-manager's suite presents.
@@ -753,32 +752,6 @@ pub async fn query(
         msg.metadata.id
     );
     Ok(reply)
-}
-
-async fn udp_exchange(server: SocketAddr, wire: &[u8]) -> anyhow::Result<Message> {
-    let bind: SocketAddr = if server.is_ipv6() {
-        "[::]:0".parse()?
-    } else {
-        "0.0.0.0:0".parse()?
-    };
-    let sock = UdpSocket::bind(bind).await?;
-    sock.connect(server).await?;
-    sock.send(wire).await?;
-    let mut buf = vec![0u8; 65_535];
-    let len = sock.recv(&mut buf).await?;
-    Ok(Message::from_vec(&buf[..len])?)
-}
-
-async fn tcp_exchange(server: SocketAddr, wire: &[u8]) -> anyhow::Result<Message> {
-    let mut stream = TcpStream::connect(server).await?;
-    let mut framed = u16::try_from(wire.len())?.to_be_bytes().to_vec();
-    framed.extend_from_slice(wire);
-    stream.write_all(&framed).await?;
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len).await?;
-    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut buf).await?;
-    Ok(Message::from_vec(&buf)?)
 }
 
 /// The TXT values (each record's strings joined) served for `name` by `server`; empty for

@@ -105,9 +105,11 @@ pub async fn query(
             let mut edns = Edns::new();
             edns.set_max_payload(1232);
             msg.set_edns(edns);
-            tokio::time::timeout(Duration::from_secs(5), udp(server, &msg)).await
+            tokio::time::timeout(Duration::from_secs(5), udp_exchange(server, &msg.to_vec()?)).await
         }
-        Transport::Tcp => tokio::time::timeout(Duration::from_secs(5), tcp(server, &msg)).await,
+        Transport::Tcp => {
+            tokio::time::timeout(Duration::from_secs(5), tcp_exchange(server, &msg.to_vec()?)).await
+        }
     }
     .context("DNS query timed out")??;
     if reply.metadata.id != msg.metadata.id {
@@ -146,25 +148,27 @@ pub async fn query(
     })
 }
 
-async fn udp(server: SocketAddr, msg: &Message) -> anyhow::Result<Message> {
+/// Sends one query over UDP and reads one reply. Binds the unspecified address of the
+/// server's family, so the same client reaches loopback test servers and real nameservers.
+pub(crate) async fn udp_exchange(server: SocketAddr, wire: &[u8]) -> anyhow::Result<Message> {
     let bind: SocketAddr = if server.is_ipv6() {
-        "[::1]:0".parse()?
+        "[::]:0".parse()?
     } else {
-        "127.0.0.1:0".parse()?
+        "0.0.0.0:0".parse()?
     };
     let sock = UdpSocket::bind(bind).await?;
-    sock.send_to(&msg.to_vec()?, server).await?;
+    sock.connect(server).await?;
+    sock.send(wire).await?;
     let mut buf = vec![0u8; 65_535];
-    let (len, _) = sock.recv_from(&mut buf).await?;
+    let len = sock.recv(&mut buf).await?;
     Ok(Message::from_vec(&buf[..len])?)
 }
 
-async fn tcp(server: SocketAddr, msg: &Message) -> anyhow::Result<Message> {
+/// Sends one query over TCP (two-byte length framing) and reads one reply.
+pub(crate) async fn tcp_exchange(server: SocketAddr, wire: &[u8]) -> anyhow::Result<Message> {
     let mut stream = TcpStream::connect(server).await?;
-    let wire = msg.to_vec()?;
-    let len = u16::try_from(wire.len())?;
-    let mut framed = len.to_be_bytes().to_vec();
-    framed.extend_from_slice(&wire);
+    let mut framed = u16::try_from(wire.len())?.to_be_bytes().to_vec();
+    framed.extend_from_slice(wire);
     stream.write_all(&framed).await?;
     let mut len = [0u8; 2];
     stream.read_exact(&mut len).await?;
