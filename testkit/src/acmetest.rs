@@ -258,6 +258,19 @@ pub enum Action {
     CleanUp,
 }
 
+impl std::str::FromStr for Action {
+    type Err = anyhow::Error;
+
+    /// `Present` or `CleanUp`, exactly as on the wire.
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "Present" => Ok(Self::Present),
+            "CleanUp" => Ok(Self::CleanUp),
+            other => bail!("unknown action {other:?}: expected Present or CleanUp"),
+        }
+    }
+}
+
 impl Action {
     fn as_str(self) -> &'static str {
         match self {

@@ -85,20 +85,17 @@ pub(crate) fn payload(
     namespace: &str,
     config: Value,
 ) -> Value {
-    serde_json::json!({
-        "request": {
-            "uid": "",
-            "action": action,
-            "type": "dns-01",
-            "dnsName": dns_name,
-            "key": "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ",
-            "resourceNamespace": namespace,
-            "resolvedFQDN": resolved_fqdn,
-            "resolvedZone": "",
-            "allowAmbientCredentials": false,
-            "config": config,
-        }
-    })
+    dns01_testkit::acmetest::ChallengeRequest {
+        action: action.parse().expect("Present or CleanUp"),
+        dns_name: dns_name.to_owned(),
+        key: "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ".to_owned(),
+        resource_namespace: namespace.to_owned(),
+        resolved_fqdn: resolved_fqdn.to_owned(),
+        resolved_zone: String::new(),
+        allow_ambient_credentials: false,
+        config,
+    }
+    .payload()
 }
 
 /// `response.success` of an answer, asserting the answer is a 201.

@@ -20,7 +20,7 @@ use dns01_webhook::solver::memory::MemorySolver;
 use dns01_webhook::tls::{self, FixedCert, ServeOptions};
 use http_body_util::BodyExt as _;
 use rustls::pki_types::{CertificateDer, ServerName};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_rustls::client::TlsStream;
@@ -163,20 +163,17 @@ pub(crate) fn payload(
     namespace: &str,
     config: Value,
 ) -> Value {
-    json!({
-        "request": {
-            "uid": "",
-            "action": action,
-            "type": "dns-01",
-            "dnsName": dns_name,
-            "key": "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ",
-            "resourceNamespace": namespace,
-            "resolvedFQDN": resolved_fqdn,
-            "resolvedZone": "",
-            "allowAmbientCredentials": false,
-            "config": config,
-        }
-    })
+    dns01_testkit::acmetest::ChallengeRequest {
+        action: action.parse().expect("Present or CleanUp"),
+        dns_name: dns_name.to_owned(),
+        key: "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ".to_owned(),
+        resource_namespace: namespace.to_owned(),
+        resolved_fqdn: resolved_fqdn.to_owned(),
+        resolved_zone: String::new(),
+        allow_ambient_credentials: false,
+        config,
+    }
+    .payload()
 }
 
 /// POSTs a JSON payload to `app` without a socket; returns the status and the JSON body.
