@@ -240,19 +240,6 @@ async fn run(
 
 /// Parses a body into a `ChallengePayload`, with a protocol error that says what is wrong.
 pub fn parse_payload(body: &[u8]) -> Result<ChallengePayload, ApiError> {
-    // A valid payload (every request cert-manager sends) takes one typed pass. Anything the
-    // typed parse accepts with a `request` also passes every check below, which only exist to
-    // name what is wrong, so they run only when it fails.
-    if let Ok(payload) = serde_json::from_slice::<ChallengePayload>(body)
-        && payload.request.is_some()
-    {
-        return Ok(payload);
-    }
-    diagnose_payload(body)
-}
-
-/// The slow path of [`parse_payload`]: a `Value` walk that names the field at fault.
-fn diagnose_payload(body: &[u8]) -> Result<ChallengePayload, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("request body is not JSON: {e}")))?;
     let Some(obj) = value.as_object() else {
