@@ -52,6 +52,10 @@ struct Cli {
     /// the default is the largest that cannot exceed the emulator's 1000/min fixed window.
     #[arg(long, default_value_t = gandi::CLIENT_LIMIT_PER_MINUTE)]
     client_limit: u32,
+    /// Full mode without figures 4 and 5 (the Gandi figures; figure 4 is rate limited and
+    /// takes minutes): for iterating on the server figures 1-3.
+    #[arg(long, conflicts_with = "short")]
+    servers_only: bool,
     /// Samples of each kind in figure 5.
     #[arg(long, default_value_t = 2000)]
     overhead_samples: usize,
@@ -116,6 +120,8 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
     } else {
         let (webhook_bin, baseline_bin) = binaries(cli)?;
         servers(cli, &mut table, &webhook_bin, &baseline_bin).await?;
+    }
+    if !cli.short && !cli.servers_only {
         eprintln!("figure 4 (this takes a few minutes: it is rate limited)");
         gandi::figure4(
             &mut table,
@@ -131,7 +137,13 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
         "mode: {}, {profile} build; {cores} CPU cores shared by the load client, the servers \
          and the emulator, nothing pinned; load average (1/5/15 min) {load_start} at the start, \
          {} at the end",
-        if cli.short { "short (CI)" } else { "full" },
+        if cli.short {
+            "short (CI)"
+        } else if cli.servers_only {
+            "servers only (figures 1-3)"
+        } else {
+            "full"
+        },
         loadavg()
     ));
     if !cli.short {
@@ -143,6 +155,9 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
              per level and server; the webhook logs at info (one line per request) to /dev/null",
             cli.warmup, cli.seconds
         ));
+    }
+    if cli.servers_only {
+        return Ok(table);
     }
     table.note(format!(
         "figure 4: through the webhook's router in-process (gandi solver, ambient token) \
@@ -401,15 +416,28 @@ async fn servers(
         user: "bench-user".to_owned(),
         group: "bench-group".to_owned(),
     };
-    let spec = |concurrency| Spec {
+    let spec = |concurrency, server: &Server| Spec {
         concurrency,
         warmup: Duration::from_secs_f64(cli.warmup),
         measure: Duration::from_secs_f64(cli.seconds),
+        server_pid: Some(server.pid()),
     };
     for &c in &cli.concurrency {
         eprintln!("figure 1: concurrency {c}");
-        let w = load::run(&endpoint(webhook.addr), spec(c), &identity, calls_for).await?;
-        let b = load::run(&endpoint(baseline.addr), spec(c), &identity, calls_for).await?;
+        let w = load::run(
+            &endpoint(webhook.addr),
+            spec(c, &webhook),
+            &identity,
+            calls_for,
+        )
+        .await?;
+        let b = load::run(
+            &endpoint(baseline.addr),
+            spec(c, &baseline),
+            &identity,
+            calls_for,
+        )
+        .await?;
         let checked = c == TARGET_CONCURRENCY;
         for (name, o) in [("webhook", &w), ("baseline", &b)] {
             if o.errors > 0 {
@@ -443,6 +471,8 @@ async fn servers(
         } else {
             row
         });
+        let cpu = (w.cpu_per_request(), b.cpu_per_request());
+        let client_cpu = (w.client_cpu_per_request(), b.client_cpu_per_request());
         let (Some(ws), Some(bs)) = (w.latencies.sorted(), b.latencies.sorted()) else {
             table.push(
                 Row::info("1 latency", &format!("c={c}"), "no samples").target("", Verdict::Fail),
@@ -476,6 +506,27 @@ async fn servers(
         } else {
             row
         });
+        // The server's own cost, which the other processes sharing the cores do not blur.
+        if let (Some(wc), Some(bc)) = cpu {
+            table.push(
+                Row::info(
+                    "1 CPU",
+                    &format!("server CPU time per request, c={c}"),
+                    fmt_duration(wc),
+                )
+                .baseline(fmt_duration(bc), ratio(wc.as_secs_f64(), bc.as_secs_f64())),
+            );
+        }
+        if let (Some(wc), Some(bc)) = client_cpu {
+            table.push(
+                Row::info(
+                    "1 CPU",
+                    &format!("load client CPU time per request, c={c}"),
+                    fmt_duration(wc),
+                )
+                .baseline(fmt_duration(bc), ratio(wc.as_secs_f64(), bc.as_secs_f64())),
+            );
+        }
     }
     table.push(Row::info(
         "1 auth",

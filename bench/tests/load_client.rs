@@ -56,6 +56,7 @@ async fn the_load_client_counts_every_answer_of_the_baseline() {
         concurrency: 4,
         warmup: Duration::from_millis(100),
         measure: Duration::from_millis(500),
+        server_pid: Some(server.0.id()),
     };
     let identity = Identity {
         user: "u".into(),
@@ -72,11 +73,22 @@ async fn the_load_client_counts_every_answer_of_the_baseline() {
     assert_eq!(outcome.errors, 0, "{:?}", outcome.first_error);
     assert!(outcome.completed > 10, "{}", outcome.completed);
     assert_eq!(outcome.latencies.len() as u64, outcome.completed);
+    assert!(outcome.cpu_per_request().is_some());
     let rps = outcome.throughput();
     assert!((rps - outcome.completed as f64 / 0.5).abs() < 1e-6);
     let sorted = outcome.latencies.sorted().unwrap();
     assert!(sorted.median() <= sorted.percentile(99.0));
     assert!(sorted.max() < Duration::from_millis(600));
+    // Both processes worked during the measured time, and their CPU time was read.
+    let (server_cpu, client_cpu) = (outcome.server_cpu, outcome.client_cpu);
+    assert!(
+        server_cpu.is_some_and(|c| c > Duration::ZERO),
+        "{server_cpu:?}"
+    );
+    assert!(
+        client_cpu.is_some_and(|c| c > Duration::ZERO),
+        "{client_cpu:?}"
+    );
 
     // The peak resident set of a live server is readable and at least its current one.
     let pid = server.0.id();

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use dns01_core::{Fqdn, RelativeName, ZoneName};
+use dns01_webhook::api::payload;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::config::{self, GandiSolverConfig, MemorySolverConfig};
 use dns01_webhook::solver::memory::MemorySolver;
@@ -55,10 +56,17 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// The whole router with the memory solver, fed `data` as the body of
 /// `POST /apis/<group>/v1alpha1/memory`.
 ///
-/// Invariants: the answer is one of 201 (with `response.success` and, on failure, a message),
-/// 400, 413 or 422 (each with a Kubernetes `Status` body whose code is the HTTP status); never a
-/// 5xx; the body is JSON; a 201 echoes the request it was given.
+/// Invariants: the typed pass of the payload parse agrees with the reference parse; the answer
+/// is one of 201 (with `response.success` and, on failure, a message), 400, 413 or 422 (each
+/// with a Kubernetes `Status` body whose code is the HTTP status); never a 5xx; the body is
+/// JSON; a 201 echoes the request it was given.
 pub fn payload_handler(data: &[u8]) {
+    // The handler's typed pass takes only what the reference parse accepts, identically.
+    assert_eq!(
+        payload::parse_payload(data),
+        payload::parse_payload_reference(data),
+        "the typed pass and the reference parse disagree"
+    );
     // A fresh store per input: records must not pile up across inputs.
     let zones = ZONES
         .iter()

@@ -19,6 +19,7 @@
 //! # Ok::<(), dns01_core::name::NameError>(())
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -169,14 +170,13 @@ fn normalise(input: &str) -> Result<String, NameError> {
     if trimmed.is_empty() {
         return Err(err(NameRule::Empty));
     }
-    let mut labels = Vec::new();
+    // One output string, written label by label: names are parsed on every request.
+    let mut name = String::with_capacity(trimmed.len());
     for (i, raw) in trimmed.split('.').enumerate() {
         if raw.is_empty() {
             return Err(err(NameRule::EmptyLabel));
         }
-        let label = if raw.is_ascii() {
-            raw.to_ascii_lowercase()
-        } else {
+        let label: Cow<'_, str> = if !raw.is_ascii() {
             let ascii = idna::domain_to_ascii(raw).map_err(|_| {
                 err(NameRule::Idna {
                     label: raw.to_owned(),
@@ -188,7 +188,11 @@ fn normalise(input: &str) -> Result<String, NameError> {
                     label: raw.to_owned(),
                 }));
             }
-            ascii
+            Cow::Owned(ascii)
+        } else if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(raw.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(raw)
         };
         if label == "*" {
             if i != 0 {
@@ -203,22 +207,29 @@ fn normalise(input: &str) -> Result<String, NameError> {
                     NameRule::MisplacedWildcard
                 } else {
                     NameRule::InvalidLabelChar {
-                        label: label.clone(),
+                        label: label.into_owned(),
                         ch,
                     }
                 }));
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return Err(err(NameRule::HyphenAtLabelEdge { label }));
+                return Err(err(NameRule::HyphenAtLabelEdge {
+                    label: label.into_owned(),
+                }));
             }
         }
         if label.len() > MAX_LABEL_LEN {
             let len = label.len();
-            return Err(err(NameRule::LabelTooLong { label, len }));
+            return Err(err(NameRule::LabelTooLong {
+                label: label.into_owned(),
+                len,
+            }));
         }
-        labels.push(label);
+        if i > 0 {
+            name.push('.');
+        }
+        name.push_str(&label);
     }
-    let name = labels.join(".");
     if name.len() > MAX_NAME_LEN {
         return Err(err(NameRule::NameTooLong { len: name.len() }));
     }

@@ -41,8 +41,44 @@ use tower::ServiceExt as _;
 
 /// The TLS client certificate chain of the connection a request arrived on (end entity
 /// first). Inserted by [`serve`] into every request of a connection that presented one.
+///
+/// Its SHA-256 digest, the key of the authenticator's verification cache, is computed once
+/// per connection rather than once per request.
 #[derive(Clone, Debug)]
-pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
+pub struct PeerCertificates {
+    chain: Arc<[CertificateDer<'static>]>,
+    digest: [u8; 32],
+}
+
+impl PeerCertificates {
+    /// A chain, end entity first.
+    pub fn new(chain: Vec<CertificateDer<'static>>) -> Self {
+        let digest = chain_digest(&chain);
+        Self {
+            chain: chain.into(),
+            digest,
+        }
+    }
+
+    /// The certificates, end entity first.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// SHA-256 of the chain: each certificate's length (8 bytes, big endian), then its DER.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+}
+
+fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for cert in chain {
+        hasher.update((cert.len() as u64).to_be_bytes());
+        hasher.update(cert.as_ref());
+    }
+    hasher.finalize().into()
+}
 
 /// Errors of TLS setup.
 #[derive(Debug, thiserror::Error)]
@@ -539,7 +575,7 @@ async fn serve_connection(
         .1
         .peer_certificates()
         .filter(|c| !c.is_empty())
-        .map(|c| PeerCertificates(Arc::new(c.iter().map(|c| c.clone().into_owned()).collect())));
+        .map(|c| PeerCertificates::new(c.iter().map(|c| c.clone().into_owned()).collect()));
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         last: Mutex::new(Instant::now()),

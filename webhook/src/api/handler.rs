@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::discovery::{self, VERSION};
 use super::error::ApiError;
+use super::payload::parse_payload;
 use super::types::{
     Action, ChallengePayload, ChallengeResponse, PAYLOAD_API_VERSION, PAYLOAD_KIND,
 };
@@ -235,93 +236,5 @@ async fn run(
                 challenge.action, challenge.resolved_fqdn, state.request_timeout
             ),
         )),
-    }
-}
-
-/// Parses a body into a `ChallengePayload`, with a protocol error that says what is wrong.
-pub fn parse_payload(body: &[u8]) -> Result<ChallengePayload, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("request body is not JSON: {e}")))?;
-    let Some(obj) = value.as_object() else {
-        return Err(ApiError::BadRequest(
-            "request body is not a JSON object; expected a ChallengePayload".to_owned(),
-        ));
-    };
-    let request = match obj.get("request") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::Invalid(
-                "the ChallengePayload has no request; expected {\"request\": {\"action\": ..., \
-                 \"resolvedFQDN\": ..., ...}}"
-                    .to_owned(),
-            ));
-        }
-        Some(r) => r,
-    };
-    let Some(request) = request.as_object() else {
-        return Err(ApiError::BadRequest(format!(
-            "request body is not a valid ChallengePayload: request is {}, not an object; \
-             expected {{\"request\": {{\"action\": ..., \"resolvedFQDN\": ..., ...}}}}",
-            json_type(request)
-        )));
-    };
-    match request.get("action") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::Invalid(
-                "request.action is missing; expected \"Present\" or \"CleanUp\"".to_owned(),
-            ));
-        }
-        Some(Value::String(a)) if a == "Present" || a == "CleanUp" => {}
-        Some(other) => {
-            return Err(ApiError::Invalid(format!(
-                "request.action {other} is not supported; expected \"Present\" or \"CleanUp\""
-            )));
-        }
-    }
-    // Name the field whose type is wrong: serde's own message does not.
-    for &(field, want) in REQUEST_FIELD_TYPES {
-        let Some(v) = request.get(field) else {
-            continue;
-        };
-        let ok = match want {
-            "a string" => v.is_string(),
-            _ => v.is_boolean(),
-        };
-        if !ok {
-            return Err(ApiError::BadRequest(format!(
-                "request body is not a valid ChallengePayload: request.{field} must be {want}, \
-                 not {}",
-                json_type(v)
-            )));
-        }
-    }
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "request body is not a valid ChallengePayload: {}",
-            crate::solver::config::scrub_serde_message(&e.to_string())
-        ))
-    })
-}
-
-/// The scalar fields of `request` and the JSON type each must have.
-const REQUEST_FIELD_TYPES: &[(&str, &str)] = &[
-    ("uid", "a string"),
-    ("type", "a string"),
-    ("dnsName", "a string"),
-    ("key", "a string"),
-    ("resourceNamespace", "a string"),
-    ("resolvedFQDN", "a string"),
-    ("resolvedZone", "a string"),
-    ("allowAmbientCredentials", "a boolean"),
-];
-
-/// A JSON value's type, for messages (never the value itself: it may be a pasted secret).
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

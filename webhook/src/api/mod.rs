@@ -3,6 +3,7 @@
 pub mod discovery;
 pub mod error;
 pub mod handler;
+pub mod payload;
 pub mod types;
 
 pub use error::ApiError;

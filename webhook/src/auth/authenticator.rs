@@ -18,6 +18,7 @@ use super::{
     AccessAttributes, AccessDecision, AuthConfigSource, AuthError, CompiledAuthConfig, UserInfo,
 };
 use crate::kube::KubeClient;
+use crate::tls::PeerCertificates;
 
 /// Cache lifetimes and sizes.
 #[derive(Clone, Debug)]
@@ -67,16 +68,6 @@ type ChainVerdict = Option<Option<Arc<Subject>>>;
 
 /// The outcome of a TokenReview or SubjectAccessReview shared between concurrent callers.
 type Shared<T> = Result<T, Arc<AuthError>>;
-
-/// SHA-256 of a chain: each certificate's length (8 bytes, big endian), then its DER.
-fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for cert in chain {
-        hasher.update((cert.len() as u64).to_be_bytes());
-        hasher.update(cert.as_ref());
-    }
-    hasher.finalize().into()
-}
 
 /// Authenticates requests and authorises users; see the [module docs](crate::auth).
 pub struct Authenticator {
@@ -165,19 +156,19 @@ impl Authenticator {
         verdict
     }
 
-    /// Who sent a request: `peer_certs` is the TLS client chain (end entity first), `headers`
-    /// the request headers. `Ok(None)` means anonymous. An `Err` means authentication was
+    /// Who sent a request: `peer` is the TLS client chain of its connection, `headers` the
+    /// request headers. `Ok(None)` means anonymous. An `Err` means authentication was
     /// attempted and failed (a disallowed front-proxy CN, a failing TokenReview): treat it as
     /// unauthenticated.
     pub async fn authenticate(
         &self,
-        peer_certs: Option<&[CertificateDer<'_>]>,
+        peer: Option<&PeerCertificates>,
         headers: &HeaderMap,
     ) -> Result<Option<UserInfo>, AuthError> {
         let config = self.config.current();
         let mut failure = None;
-        if let Some(chain) = peer_certs.filter(|c| !c.is_empty()) {
-            let digest = chain_digest(chain);
+        if let Some(peer) = peer.filter(|p| !p.chain().is_empty()) {
+            let (chain, digest) = (peer.chain(), *peer.digest());
             // 1. Front proxy: the requestheader CA, and only it, makes headers trustworthy.
             if let Some(subject) =
                 self.verify_chain(&config, ChainRole::RequestHeader, chain, digest)
@@ -250,14 +241,24 @@ impl Authenticator {
         user: &UserInfo,
         attributes: &AccessAttributes,
     ) -> Result<AccessDecision, AuthError> {
+        self.authorize_request(&(user.clone(), attributes.clone()))
+            .await
+    }
+
+    /// [`authorize`](Self::authorize) for a caller that holds the pair already: a cached
+    /// decision is then found without copying it.
+    pub async fn authorize_request(
+        &self,
+        key: &(UserInfo, AccessAttributes),
+    ) -> Result<AccessDecision, AuthError> {
+        let (user, attributes) = key;
         if user.is_system_master() {
             return Ok(AccessDecision {
                 allowed: true,
                 reason: "system:masters".to_owned(),
             });
         }
-        let key = (user.clone(), attributes.clone());
-        if let Some(decision) = self.decisions.get(&key) {
+        if let Some(decision) = self.decisions.get(key) {
             return Ok(decision);
         }
         let Some(kube) = &self.kube else {
@@ -271,7 +272,7 @@ impl Authenticator {
         self.decision_flights
             .run(key.clone(), || async {
                 // A flight that just ended may have filled the cache.
-                if let Some(decision) = self.decisions.get(&key) {
+                if let Some(decision) = self.decisions.get(key) {
                     return Ok(decision);
                 }
                 let decision = kube
@@ -342,7 +343,7 @@ mod tests {
         })
         .unwrap();
         let authenticator = Authenticator::new(source, None);
-        let chain = [leaf];
+        let chain = PeerCertificates::new(vec![leaf]);
         let headers = HeaderMap::new();
         let user = authenticator.authenticate(Some(&chain), &headers).await;
         assert_eq!(user.unwrap().unwrap().username, "alice");

@@ -151,10 +151,12 @@ impl AuthState {
         if kind == RequestKind::Health {
             return Ok(request);
         }
-        let peer = request.extensions().get::<PeerCertificates>().cloned();
         let result = self
             .authenticator
-            .authenticate(peer.as_ref().map(|p| p.0.as_slice()), request.headers())
+            .authenticate(
+                request.extensions().get::<PeerCertificates>(),
+                request.headers(),
+            )
             .await;
         self.authenticator
             .strip_identity_headers(request.headers_mut());
@@ -173,24 +175,30 @@ impl AuthState {
             RequestKind::Health | RequestKind::Discovery => None,
             RequestKind::Resource(a) | RequestKind::NonResource(a) => Some(a),
         };
-        if let Some(attributes) = attributes {
-            match self.authenticator.authorize(&user, &attributes).await {
-                Ok(decision) if decision.allowed => {}
-                Ok(decision) => {
-                    tracing::info!(user = %user.username, ?attributes, reason = %decision.reason, "request denied");
-                    return Err(forbidden(&user, &attributes, &decision.reason));
+        let user = match attributes {
+            None => user,
+            Some(attributes) => {
+                let key = (user, attributes);
+                let (user, attributes) = &key;
+                match self.authenticator.authorize_request(&key).await {
+                    Ok(decision) if decision.allowed => {}
+                    Ok(decision) => {
+                        tracing::info!(user = %user.username, ?attributes, reason = %decision.reason, "request denied");
+                        return Err(forbidden(user, attributes, &decision.reason));
+                    }
+                    Err(err) => {
+                        tracing::warn!(user = %user.username, error = %ErrorChain(&err), "authorisation check failed");
+                        return Err(status(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "Internal error occurred: authorisation check failed".to_owned(),
+                            None,
+                        ));
+                    }
                 }
-                Err(err) => {
-                    tracing::warn!(user = %user.username, error = %ErrorChain(&err), "authorisation check failed");
-                    return Err(status(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "InternalError",
-                        "Internal error occurred: authorisation check failed".to_owned(),
-                        None,
-                    ));
-                }
+                key.0
             }
-        }
+        };
         request.extensions_mut().insert(user);
         Ok(request)
     }

@@ -139,10 +139,8 @@ pub(crate) fn user_from_headers(config: &AuthConfig, headers: &HeaderMap) -> Opt
         .collect();
     let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for prefix in &config.extra_headers_prefix {
-        let prefix = prefix.to_ascii_lowercase();
         for (name, value) in headers {
-            // Header names are lowercase in `http`.
-            if let Some(key) = name.as_str().strip_prefix(prefix.as_str())
+            if let Some(key) = strip_prefix_ignore_case(name.as_str(), prefix)
                 && !key.is_empty()
                 && let Ok(value) = value.to_str()
             {
@@ -167,22 +165,27 @@ pub(crate) fn strip_identity_headers(config: &AuthConfig, headers: &mut HeaderMa
     for name in config.username_headers.iter().chain(&config.group_headers) {
         headers.remove(name.as_str());
     }
-    let prefixes: Vec<String> = config
-        .extra_headers_prefix
-        .iter()
-        .map(|p| p.to_ascii_lowercase())
-        .collect();
-    if !prefixes.is_empty() {
-        let doomed: Vec<http::HeaderName> = headers
-            .keys()
-            .filter(|k| prefixes.iter().any(|p| k.as_str().starts_with(p.as_str())))
-            .cloned()
-            .collect();
+    let prefixes = &config.extra_headers_prefix;
+    let doomed = |name: &http::HeaderName| {
+        prefixes
+            .iter()
+            .any(|p| strip_prefix_ignore_case(name.as_str(), p).is_some())
+    };
+    if headers.keys().any(doomed) {
+        let doomed: Vec<http::HeaderName> = headers.keys().filter(|k| doomed(k)).cloned().collect();
         for name in doomed {
             headers.remove(name);
         }
     }
     headers.remove(http::header::AUTHORIZATION);
+}
+
+/// `name` without `prefix`, compared ignoring ASCII case (header names are case-insensitive;
+/// `http` keeps them lowercase, configurations often write `X-Remote-Extra-`).
+fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &name[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -209,6 +212,24 @@ mod tests {
         assert_eq!(user.username, "alice");
         assert_eq!(user.groups, vec!["a", "b"]);
         assert_eq!(user.extra.get("acme.io/scope"), Some(&vec!["x".to_owned()]));
+    }
+
+    #[test]
+    fn extra_prefixes_match_whatever_their_case_and_only_on_a_character_boundary() {
+        assert_eq!(
+            strip_prefix_ignore_case("x-remote-extra-scopes", "X-Remote-Extra-"),
+            Some("scopes")
+        );
+        assert_eq!(
+            strip_prefix_ignore_case("x-remote-extra-", "X-Remote-Extra-"),
+            Some("")
+        );
+        assert_eq!(
+            strip_prefix_ignore_case("x-remote-user", "X-Remote-Extra-"),
+            None
+        );
+        assert_eq!(strip_prefix_ignore_case("x-rem", "X-Remote-Extra-"), None);
+        assert_eq!(strip_prefix_ignore_case("\u{e9}x", "x"), None);
     }
 
     #[test]

@@ -217,6 +217,16 @@ async fn the_webhook_passes_the_cert_manager_conformance_suite_basic_and_strict(
             >= 1,
         "the Secret was never read"
     );
+    // Its log went to a file, as in a pod: one plain line per request, no colour codes.
+    let log = webhook.log();
+    assert!(
+        log.lines().any(|l| l.contains("challenge answered")),
+        "no per-request line in the log:\n{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "terminal escape codes in a log that is not a terminal:\n{log}"
+    );
     if !real {
         let emu = emu.expect("emulator");
         assert_emulator_kept_only_the_foreign_value(&emu);

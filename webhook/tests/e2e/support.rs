@@ -230,7 +230,8 @@ fn spawn(
         .args(["--request-timeout", "20s"])
         .args(["--shutdown-grace-period", "1s"])
         .args(["--log-level", "dns01_webhook=debug,dns01_gandi=debug,info"])
-        .env("NO_COLOR", "1")
+        // The log is a file: plain text whatever the environment says about colours.
+        .env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
