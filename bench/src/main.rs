@@ -506,26 +506,18 @@ async fn servers(
         } else {
             row
         });
-        // The server's own cost, which the other processes sharing the cores do not blur.
-        if let (Some(wc), Some(bc)) = cpu {
-            table.push(
-                Row::info(
-                    "1 CPU",
-                    &format!("server CPU time per request, c={c}"),
-                    fmt_duration(wc),
-                )
-                .baseline(fmt_duration(bc), ratio(wc.as_secs_f64(), bc.as_secs_f64())),
-            );
-        }
-        if let (Some(wc), Some(bc)) = client_cpu {
-            table.push(
-                Row::info(
-                    "1 CPU",
-                    &format!("load client CPU time per request, c={c}"),
-                    fmt_duration(wc),
-                )
-                .baseline(fmt_duration(bc), ratio(wc.as_secs_f64(), bc.as_secs_f64())),
-            );
+        // What a request costs each process, which sharing the cores does not blur.
+        for (who, per_request) in [("server", cpu), ("load client", client_cpu)] {
+            if let (Some(wc), Some(bc)) = per_request {
+                table.push(
+                    Row::info(
+                        "1 CPU",
+                        &format!("{who} CPU time per request, c={c}"),
+                        fmt_duration(wc),
+                    )
+                    .baseline(fmt_duration(bc), ratio(wc.as_secs_f64(), bc.as_secs_f64())),
+                );
+            }
         }
     }
     table.push(Row::info(
