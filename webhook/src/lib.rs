@@ -27,6 +27,7 @@ pub mod auth;
 pub mod dns;
 pub mod kube;
 pub mod local;
+pub mod logging;
 pub mod metrics;
 pub mod secrets;
 pub mod solver;
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::routing::{get, post};
 
 use crate::metrics::Metrics;
@@ -85,11 +87,31 @@ impl AppState {
 /// The aggregated API server's router: health, discovery, and one `create` resource per solver.
 pub fn router(state: AppState) -> Router {
     use api::handler;
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/apis", get(handler::apis))
         .route("/apis/{group}", get(handler::group))
         .route("/apis/{group}/{version}", get(handler::resources))
-        .route("/apis/{group}/{version}/{solver}", post(handler::challenge))
+        .route("/apis/{group}/{version}/{solver}", post(handler::challenge));
+    // The served paths, also as plain routes: they answer the same, without the cost of path
+    // parameters. Names the router would read as patterns keep to the route above.
+    for name in state.solvers.keys() {
+        let path = format!(
+            "/apis/{}/{}/{name}",
+            state.group_name,
+            api::discovery::VERSION
+        );
+        if path.contains(['{', '}', '*']) {
+            continue;
+        }
+        let name = name.clone();
+        api = api.route(
+            &path,
+            post(move |State(state): State<AppState>, body| async move {
+                handler::challenge_for(state, &name, body).await
+            }),
+        );
+    }
+    let api = api
         .method_not_allowed_fallback(handler::method_not_allowed)
         .fallback(handler::not_found)
         .layer(DefaultBodyLimit::max(state.body_limit));

@@ -231,7 +231,12 @@ fn init_logging(log: &LogArgs) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_ansi(ansi);
     match log.log_format {
-        LogFormat::Text => builder.init(),
+        // A terminal gets tracing-subscriber's coloured lines; pods and files get the same
+        // layout, written by a leaner formatter (one line per challenge request adds up).
+        LogFormat::Text if ansi => builder.init(),
+        LogFormat::Text => builder
+            .event_format(dns01_webhook::logging::PlainText)
+            .init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
     Ok(())

@@ -108,11 +108,31 @@ pub async fn challenge(
     Path((group, version, solver_name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    answer(&state, &group, &version, &solver_name, body).await
+}
+
+/// [`challenge`] for the path of one served solver, routed without path parameters (the
+/// router's parameter handling costs more than the rest of the routing of a request).
+pub async fn challenge_for(
+    state: AppState,
+    solver_name: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(&state, &state.group_name, VERSION, solver_name, body).await
+}
+
+async fn answer(
+    state: &AppState,
+    group: &str,
+    version: &str,
+    solver_name: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let _in_flight = state.metrics.in_flight();
     let mut outcome = Outcome {
-        solver: if state.solvers.contains_key(&solver_name) {
-            solver_name.clone()
+        solver: if state.solvers.contains_key(solver_name) {
+            solver_name.to_owned()
         } else {
             "unknown".to_owned()
         },
@@ -123,7 +143,7 @@ pub async fn challenge(
         label: "success",
         message: None,
     };
-    let response = match handle(&state, &group, &version, &solver_name, body, &mut outcome).await {
+    let response = match handle(state, group, version, solver_name, body, &mut outcome).await {
         Ok(payload) => (StatusCode::CREATED, Json(payload)).into_response(),
         Err(e) => {
             outcome.label = "rejected";

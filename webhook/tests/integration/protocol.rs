@@ -233,6 +233,22 @@ async fn a_wrong_version_is_a_404_status() {
     assert!(message.contains("v1beta1"), "{message}");
 }
 
+/// Served paths have plain routes besides the parametrised one; a path spelled differently
+/// (percent-encoded) goes through the parametrised route and is answered the same.
+#[tokio::test]
+async fn a_percent_encoded_solver_path_is_answered_like_the_plain_one() {
+    let (app, store) = memory_app(&["example.com"]);
+    let encoded = solver_path("memory").replace("memory", "mem%6Fry");
+    assert_ne!(encoded, solver_path("memory"));
+    let (status, body) = post(&app, &encoded, &golden("challenge/present.json")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body, golden("challenge/present-response.json"));
+    let name = Fqdn::parse("_acme-challenge.example.com").unwrap();
+    assert_eq!(store.values(&name).len(), 1);
+    let (status, body) = get(&app, &encoded).await;
+    status_error(status, &body, 405, "MethodNotAllowed");
+}
+
 #[tokio::test]
 async fn an_unknown_path_is_a_404_status() {
     let (app, _) = memory_app(&["example.com"]);

@@ -1,0 +1,353 @@
+//! Plain-text log lines, cheaply.
+//!
+//! [`PlainText`] writes the layout of `tracing-subscriber`'s default format without colour:
+//!
+//! ```text
+//! 2026-11-22T18:09:42.123456Z  INFO dns01_webhook::api::handler: challenge answered solver=memory action="Present"
+//! ```
+//!
+//! It writes straight into the line buffer instead of going through the generic formatter's
+//! styling layers, which matters at one line per challenge request. Every control character in
+//! a message or value (newline, carriage return, escape, ...) is written as an escape
+//! sequence (`\n`, `\u{1b}`), so a request cannot forge log lines or terminal sequences.
+
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent as _;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Event formatter for plain-text lines (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlainText;
+
+impl<S, N> FormatEvent<S, N> for PlainText
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut line = String::with_capacity(256);
+        write_timestamp(&mut line, SystemTime::now());
+        let level = match *meta.level() {
+            tracing::Level::TRACE => " TRACE ",
+            tracing::Level::DEBUG => " DEBUG ",
+            tracing::Level::INFO => "  INFO ",
+            tracing::Level::WARN => "  WARN ",
+            tracing::Level::ERROR => " ERROR ",
+        };
+        line.push_str(level);
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                line.push_str(span.name());
+                line.push_str(": ");
+            }
+        }
+        line.push_str(meta.target());
+        line.push_str(": ");
+        let mut visitor = Fields {
+            line: &mut line,
+            first: true,
+        };
+        event.record(&mut visitor);
+        line.push('\n');
+        writer.write_str(&line)
+    }
+}
+
+/// Writes `message` first, bare, and every other field as ` name=value`.
+struct Fields<'a> {
+    line: &'a mut String,
+    first: bool,
+}
+
+impl Fields<'_> {
+    fn separator(&mut self) {
+        if !self.first {
+            self.line.push(' ');
+        }
+        self.first = false;
+    }
+
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        // tracing-log's metadata fields, already shown as the target.
+        if name.starts_with("log.") {
+            return false;
+        }
+        self.separator();
+        if name != "message" {
+            self.line.push_str(name.strip_prefix("r#").unwrap_or(name));
+            self.line.push('=');
+        }
+        true
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.key(field) {
+            return;
+        }
+        if field.name() == "message" {
+            push_escaped(self.line, value);
+        } else {
+            // Quoted, as tracing-subscriber's default format shows strings.
+            self.line.push('"');
+            push_escaped(self.line, value);
+            self.line.push('"');
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.key(field) {
+            let _ = write!(self.line, "{value}");
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.key(field) {
+            let _ = write!(self.line, "{value}");
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.key(field) {
+            self.line.push_str(if value { "true" } else { "false" });
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if !self.key(field) {
+            return;
+        }
+        let start = self.line.len();
+        let _ = write!(self.line, "{value}");
+        let mut source = value.source();
+        while let Some(cause) = source {
+            let _ = write!(self.line, ": {cause}");
+            source = cause.source();
+        }
+        escape_from(self.line, start);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if !self.key(field) {
+            return;
+        }
+        let start = self.line.len();
+        let _ = write!(self.line, "{value:?}");
+        escape_from(self.line, start);
+    }
+}
+
+/// Whether `text` may hold a control character: ASCII controls, or a byte 0xC2, which
+/// starts the two-byte encodings of U+0080..U+00BF, among them the C1 controls. A cheap
+/// filter; [`push_escaped`] decides per character.
+fn may_hold_control(text: &str) -> bool {
+    text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2)
+}
+
+/// Appends `text` with control characters escaped.
+fn push_escaped(line: &mut String, text: &str) {
+    if may_hold_control(text) {
+        for c in text.chars() {
+            if c.is_control() {
+                line.extend(c.escape_default());
+            } else {
+                line.push(c);
+            }
+        }
+    } else {
+        line.push_str(text);
+    }
+}
+
+/// Escapes control characters in `line[start..]`, which was just written.
+fn escape_from(line: &mut String, start: usize) {
+    let Some(tail) = line.get(start..) else {
+        return;
+    };
+    if may_hold_control(tail) {
+        let tail = tail.to_owned();
+        line.truncate(start);
+        push_escaped(line, &tail);
+    }
+}
+
+/// Appends `value` in decimal, zero-padded to `width` digits.
+fn push_padded(line: &mut String, value: u64, width: u32) {
+    let mut divisor = 10u64.pow(width.saturating_sub(1));
+    if value >= divisor * 10 {
+        // Wider than asked (a year past 9999): all digits.
+        let _ = write!(line, "{value}");
+        return;
+    }
+    while divisor > 0 {
+        let digit = (value / divisor % 10) as u8;
+        line.push(char::from(b'0' + digit));
+        divisor /= 10;
+    }
+}
+
+/// Appends `time` as RFC 3339 in UTC with microseconds: `2026-11-22T18:09:42.123456Z`.
+fn write_timestamp(line: &mut String, time: SystemTime) {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    for (value, width, after) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (of_day / 3600, 2, ':'),
+        (of_day / 60 % 60, 2, ':'),
+        (of_day % 60, 2, '.'),
+        (u64::from(since_epoch.subsec_micros()), 6, 'Z'),
+    ] {
+        push_padded(line, value, width);
+        line.push(after);
+    }
+}
+
+/// Year, month (1-12) and day (1-31) of the `days`th day after 1970-01-01, in the proleptic
+/// Gregorian calendar (the usual era-based conversion: 400-year eras of 146097 days).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01 so that leap days fall at the end of a year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn dates_match_known_days() {
+        // (days since 1970-01-01, date), including leap days and century rules.
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (59, (1970, 3, 1)),
+            (11_016, (2000, 2, 29)),
+            (11_017, (2000, 3, 1)),
+            (19_782, (2024, 2, 29)),
+            (20_414, (2025, 11, 22)),
+            (47_541, (2100, 3, 1)),
+            (47_540, (2100, 2, 28)),
+        ] {
+            assert_eq!(civil_from_days(days), date, "day {days}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_with_microseconds() {
+        let mut line = String::new();
+        let t = UNIX_EPOCH + Duration::new(1_763_834_982, 123_456_789);
+        write_timestamp(&mut line, t);
+        assert_eq!(line, "2025-11-22T18:09:42.123456Z");
+        line.clear();
+        write_timestamp(&mut line, UNIX_EPOCH + Duration::from_micros(7));
+        assert_eq!(line, "1970-01-01T00:00:00.000007Z");
+        line.clear();
+        push_padded(&mut line, 12_345, 4);
+        assert_eq!(line, "12345");
+    }
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn capture(f: impl FnOnce()) -> String {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .event_format(PlainText)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn lines_have_the_default_layout() {
+        let out = capture(|| {
+            tracing::info!(
+                solver = %"memory",
+                action = "Present",
+                duration_ms = 3u64,
+                ok = true,
+                "challenge answered"
+            );
+        });
+        let (stamp, rest) = out.split_at(27);
+        assert!(
+            stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+            "{out}"
+        );
+        assert_eq!(
+            rest,
+            "  INFO dns01_webhook::logging::tests: challenge answered solver=memory \
+             action=\"Present\" duration_ms=3 ok=true\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_values_cannot_forge_lines_or_escapes() {
+        let out = capture(|| {
+            tracing::warn!(
+                dns_name = %"a.example\n2026-01-01T00:00:00Z  INFO forged",
+                namespace = "ns\u{1b}[31m\u{85}",
+                error = &io::Error::other("bad\rthing") as &(dyn std::error::Error + 'static),
+                "challenge failed"
+            );
+        });
+        assert_eq!(out.matches('\n').count(), 1, "{out}");
+        assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out:?}");
+        assert!(out.contains(r"dns_name=a.example\n2026"), "{out}");
+        assert!(out.contains(r#"namespace="ns\u{1b}[31m\u{85}""#), "{out}");
+        assert!(out.contains(r"error=bad\rthing"), "{out}");
+        assert!(out.contains("  WARN "), "{out}");
+    }
+}
