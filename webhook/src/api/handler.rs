@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -144,7 +144,7 @@ async fn answer(
         message: None,
     };
     let response = match handle(state, group, version, solver_name, body, &mut outcome).await {
-        Ok(payload) => (StatusCode::CREATED, Json(payload)).into_response(),
+        Ok(payload) => created(&payload),
         Err(e) => {
             outcome.label = "rejected";
             outcome.message = Some(e.to_string());
@@ -181,6 +181,24 @@ async fn answer(
         ),
     }
     response
+}
+
+/// The 201 answer: `payload` as JSON, serialised straight into one buffer of the usual size.
+fn created(payload: &ChallengePayload) -> Response {
+    let mut body = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut body, payload) {
+        Ok(()) => (
+            StatusCode::CREATED,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        // Strings and JSON values always serialise; answer as axum's `Json` would.
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
 }
 
 async fn handle(

@@ -249,6 +249,32 @@ async fn a_percent_encoded_solver_path_is_answered_like_the_plain_one() {
     status_error(status, &body, 405, "MethodNotAllowed");
 }
 
+/// The 201 answer is typed as JSON (Kubernetes clients decode by content type).
+#[tokio::test]
+async fn the_answer_is_application_json() {
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+    let (app, _) = memory_app(&["example.com"]);
+    for path in [
+        solver_path("memory"),
+        solver_path("memory").replace("memory", "mem%6Fry"),
+    ] {
+        let request = axum::http::Request::post(&path)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                serde_json::to_vec(&golden("challenge/present.json")).unwrap(),
+            ))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "application/json",
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_path_is_a_404_status() {
     let (app, _) = memory_app(&["example.com"]);
