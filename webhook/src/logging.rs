@@ -298,16 +298,49 @@ mod tests {
     }
 
     fn capture(f: impl FnOnce()) -> String {
+        capture_with(true, f)
+    }
+
+    /// What `f` logs through [`PlainText`], or else through tracing-subscriber's own default
+    /// format (without colour).
+    fn capture_with(plain: bool, f: impl FnOnce()) -> String {
         let buffer = Buffer::default();
         let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
+        let builder = tracing_subscriber::fmt()
             .with_ansi(false)
-            .event_format(PlainText)
-            .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
+            .with_writer(move || sink.clone());
+        if plain {
+            tracing::subscriber::with_default(builder.event_format(PlainText).finish(), f);
+        } else {
+            tracing::subscriber::with_default(builder.finish(), f);
+        }
         let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_layout_is_tracing_subscribers_default_one() {
+        let event = || {
+            tracing::info!(
+                solver = %"memory",
+                action = "Present",
+                resolved_fqdn = %"_acme-challenge.example.com.",
+                duration_ms = 3u64,
+                retried = false,
+                "challenge answered"
+            );
+            tracing::warn!(message = %"challenge failed", outcome = "timeout");
+        };
+        let ours = capture_with(true, event);
+        let theirs = capture_with(false, event);
+        // Everything after the timestamps (which differ by microseconds) is identical.
+        let strip = |out: &str| -> Vec<String> {
+            out.lines()
+                .map(|l| l.get(27..).unwrap_or(l).to_owned())
+                .collect()
+        };
+        assert_eq!(strip(&ours), strip(&theirs), "{ours}\n{theirs}");
+        assert_eq!(strip(&ours).len(), 2);
     }
 
     #[test]

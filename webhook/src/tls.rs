@@ -498,7 +498,11 @@ impl Drop for InFlight {
 /// A request body that fails once its deadline passes before it is complete.
 struct DeadlineBody {
     inner: hyper::body::Incoming,
-    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the deadline started (the end of the request's headers).
+    started: tokio::time::Instant,
+    /// The deadline's timer, made only when the body is not all there at once (a small body
+    /// usually is, and then no timer is made at all).
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     timeout: Duration,
 }
 
@@ -506,7 +510,8 @@ impl DeadlineBody {
     fn new(inner: hyper::body::Incoming, timeout: Duration) -> Self {
         Self {
             inner,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            started: tokio::time::Instant::now(),
+            deadline: None,
             timeout,
         }
     }
@@ -529,7 +534,18 @@ impl hyper::body::Body for DeadlineBody {
         let this = &mut *self;
         match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+            Poll::Pending => match this
+                .deadline
+                .get_or_insert_with(|| {
+                    Box::pin(match this.started.checked_add(this.timeout) {
+                        Some(at) => tokio::time::sleep_until(at),
+                        // Past the clock's range: never, in practice.
+                        None => tokio::time::sleep(this.timeout),
+                    })
+                })
+                .as_mut()
+                .poll(cx)
+            {
                 Poll::Ready(()) => Poll::Ready(Some(Err(BodyReadTimeout(this.timeout).into()))),
                 Poll::Pending => Poll::Pending,
             },
