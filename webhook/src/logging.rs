@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent as _;
+use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -48,10 +49,24 @@ where
             tracing::Level::ERROR => " ERROR ",
         };
         line.push_str(level);
+        // Enclosing spans as `outer{fields}:inner:`, then a space.
         if let Some(scope) = ctx.event_scope() {
+            let mut seen = false;
             for span in scope.from_root() {
+                seen = true;
                 line.push_str(span.name());
-                line.push_str(": ");
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    line.push('{');
+                    push_escaped(&mut line, fields.as_str());
+                    line.push('}');
+                }
+                line.push(':');
+            }
+            if seen {
+                line.push(' ');
             }
         }
         line.push_str(meta.target());
@@ -132,12 +147,22 @@ impl Visit for Fields<'_> {
         if !self.key(field) {
             return;
         }
+        // As tracing-subscriber shows errors: `error=outer error.sources=[cause, root]`.
         let start = self.line.len();
         let _ = write!(self.line, "{value}");
-        let mut source = value.source();
-        while let Some(cause) = source {
-            let _ = write!(self.line, ": {cause}");
-            source = cause.source();
+        if let Some(first) = value.source() {
+            let name = field.name();
+            let _ = write!(
+                self.line,
+                " {}.sources=[{first}",
+                name.strip_prefix("r#").unwrap_or(name)
+            );
+            let mut source = first.source();
+            while let Some(cause) = source {
+                let _ = write!(self.line, ", {cause}");
+                source = cause.source();
+            }
+            self.line.push(']');
         }
         escape_from(self.line, start);
     }
@@ -318,9 +343,30 @@ mod tests {
         String::from_utf8(bytes).unwrap_or_default()
     }
 
+    /// An error with a cause, as library errors come.
+    #[derive(Debug)]
+    struct Outer(io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("cannot reach the API server")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[test]
     fn the_layout_is_tracing_subscribers_default_one() {
         let event = || {
+            let err = Outer(io::Error::other("connection refused"));
+            tracing::warn!(
+                error = &err as &(dyn std::error::Error + 'static),
+                "authorisation check failed"
+            );
             tracing::info!(
                 solver = %"memory",
                 action = "Present",
@@ -330,6 +376,11 @@ mod tests {
                 "challenge answered"
             );
             tracing::warn!(message = %"challenge failed", outcome = "timeout");
+            let outer = tracing::info_span!("connection", remote = %"10.0.0.1:443");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("request");
+            let _inner = inner.enter();
+            tracing::info!(path = "/apis", "inside spans");
         };
         let ours = capture_with(true, event);
         let theirs = capture_with(false, event);
@@ -340,7 +391,15 @@ mod tests {
                 .collect()
         };
         assert_eq!(strip(&ours), strip(&theirs), "{ours}\n{theirs}");
-        assert_eq!(strip(&ours).len(), 2);
+        assert_eq!(strip(&ours).len(), 4);
+        assert!(
+            ours.contains("error=cannot reach the API server error.sources=[connection refused]"),
+            "{ours}"
+        );
+        assert!(
+            ours.contains("connection{remote=10.0.0.1:443}:request: "),
+            "{ours}"
+        );
     }
 
     #[test]
