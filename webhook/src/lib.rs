@@ -113,11 +113,17 @@ pub fn router(state: AppState) -> Router {
     }
     let api = api
         .method_not_allowed_fallback(handler::method_not_allowed)
-        .fallback(handler::not_found)
-        .layer(DefaultBodyLimit::max(state.body_limit));
+        .fallback(handler::not_found);
+    // One `layer` call with both layers: each call wraps every route in one more boxed
+    // service, which costs every request.
+    let body_limit = DefaultBodyLimit::max(state.body_limit);
     let api = match &state.auth {
-        Some(authenticator) => api.layer(auth::layer(authenticator.clone())),
-        None => api,
+        Some(authenticator) => api.layer(
+            tower::ServiceBuilder::new()
+                .layer(auth::layer(authenticator.clone()))
+                .layer(body_limit),
+        ),
+        None => api.layer(body_limit),
     };
     Router::new()
         .route("/healthz", get(handler::health))

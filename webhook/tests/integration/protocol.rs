@@ -385,6 +385,61 @@ async fn answered_requests_are_counted_in_metrics() {
     );
 }
 
+/// With authentication on, the body limit still holds for an authorised caller, and a body
+/// within it is served (both layers wrap the routes together).
+#[tokio::test]
+async fn with_authentication_on_an_authorised_body_over_the_limit_is_a_413_status() {
+    use axum::body::Body;
+    use dns01_testkit::pki::TestCa;
+    use dns01_webhook::auth::{AuthConfig, AuthConfigSource, Authenticator};
+    use dns01_webhook::tls::PeerCertificates;
+    use http_body_util::BodyExt as _;
+    use rustls_pki_types::CertificateDer;
+    use tower::ServiceExt as _;
+
+    let front_ca = TestCa::new("front-proxy-ca");
+    let front_cert = front_ca.client_cert("front-proxy-client", &[]);
+    let (mut state, store) = memory_state(&["example.com"]);
+    let source = AuthConfigSource::fixed(AuthConfig {
+        requestheader_client_ca: Some(front_ca.cert_pem().to_owned()),
+        username_headers: vec!["X-Remote-User".into()],
+        group_headers: vec!["X-Remote-Group".into()],
+        ..AuthConfig::default()
+    })
+    .unwrap();
+    state.auth = Some(Arc::new(Authenticator::new(source, None)));
+    state.body_limit = 2048;
+    let app = router(state);
+    let send = |body: Vec<u8>| {
+        let mut request = axum::http::Request::post(solver_path("memory"))
+            .header("content-type", "application/json")
+            // system:masters needs no SubjectAccessReview, so no API server is involved.
+            .header("X-Remote-User", "kube-admin")
+            .header("X-Remote-Group", "system:masters")
+            .body(Body::from(body))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(PeerCertificates::new(vec![CertificateDer::from(
+                front_cert.cert_der.clone(),
+            )]));
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let mut payload = golden("challenge/present.json");
+    let (status, body) = send(serde_json::to_vec(&payload).unwrap()).await;
+    assert!(success(status, &body), "{status} {body}");
+    assert_eq!(store.snapshot().len(), 1);
+    payload["request"]["uid"] = json!("x".repeat(4096));
+    let (status, body) = send(serde_json::to_vec(&payload).unwrap()).await;
+    status_error(status, &body, 413, "RequestEntityTooLarge");
+}
+
 #[tokio::test]
 async fn with_authentication_on_anonymous_api_calls_get_401_and_health_still_answers() {
     use dns01_webhook::auth::{AuthConfig, AuthConfigSource, Authenticator};
