@@ -93,16 +93,23 @@ pub fn router(state: AppState) -> Router {
         .route("/apis/{group}/{version}", get(handler::resources))
         .route("/apis/{group}/{version}/{solver}", post(handler::challenge));
     // The served paths, also as plain routes: they answer the same, without the cost of path
-    // parameters. Names the router would read as patterns keep to the route above.
+    // parameters. Any other name (empty, or with characters the router reads as patterns or
+    // separators) keeps to the route above, which serves it all the same.
+    let plain = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
     for name in state.solvers.keys() {
+        if !plain(&state.group_name) || !plain(name) {
+            continue;
+        }
         let path = format!(
             "/apis/{}/{}/{name}",
             state.group_name,
             api::discovery::VERSION
         );
-        if path.contains(['{', '}', '*']) {
-            continue;
-        }
         let name = name.clone();
         api = api.route(
             &path,

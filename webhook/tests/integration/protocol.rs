@@ -249,6 +249,46 @@ async fn a_percent_encoded_solver_path_is_answered_like_the_plain_one() {
     status_error(status, &body, 405, "MethodNotAllowed");
 }
 
+/// Group and solver names that cannot be plain routes (empty, or with characters the router
+/// reads as patterns or separators) still build a router, and such a solver is served by the
+/// general route.
+#[tokio::test]
+async fn odd_group_and_solver_names_build_a_router_and_are_served() {
+    for group in [
+        "",
+        "a/b",
+        "x{y}",
+        "a*b",
+        "grüße.example",
+        "{group}",
+        "{*rest}",
+        "}{",
+        "{x}",
+    ] {
+        let (mut state, _) = memory_state(&["example.com"]);
+        state.group_name = group.to_owned();
+        let app = router(state);
+        let (status, _) = get(&app, "/healthz").await;
+        assert_eq!(status, StatusCode::OK, "{group:?}");
+    }
+    let (state, store) = memory_state(&["example.com"]);
+    let memory = state.solvers.get("memory").unwrap().clone();
+    let mut solvers = Solvers::new();
+    solvers.insert("mem*ory".into(), memory);
+    let app = router(AppState {
+        solvers: Arc::new(solvers),
+        ..state
+    });
+    let (status, body) = post(
+        &app,
+        &solver_path("mem*ory"),
+        &golden("challenge/present.json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(store.snapshot().len(), 1);
+}
+
 /// The 201 answer is typed as JSON (Kubernetes clients decode by content type).
 #[tokio::test]
 async fn the_answer_is_application_json() {
