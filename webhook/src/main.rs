@@ -80,7 +80,7 @@ struct LogArgs {
 #[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// API group served; must equal the Issuer's `groupName` and the APIService's group.
-    #[arg(long, env = "GROUP_NAME", required = true)]
+    #[arg(long, env = "GROUP_NAME", required = true, value_parser = parse_group_name)]
     group_name: Option<String>,
     /// HTTPS port of the API.
     #[arg(long, env = "SECURE_PORT", default_value_t = 8443)]
@@ -183,7 +183,7 @@ struct LocalArgs {
     #[arg(long, value_delimiter = ',', default_value = local::DEFAULT_ZONE)]
     zone: Vec<ZoneName>,
     /// API group served.
-    #[arg(long, default_value = local::DEFAULT_GROUP)]
+    #[arg(long, default_value = local::DEFAULT_GROUP, value_parser = parse_group_name)]
     group_name: String,
     /// Deadline of one challenge request.
     #[arg(long, default_value = "25s", value_parser = parse_duration)]
@@ -201,6 +201,28 @@ struct CnameArgs {
     /// The validation zone, e.g. acme.platform.example.
     #[arg(long)]
     zone: ZoneName,
+}
+
+/// Checks an API group name: a DNS subdomain, as Kubernetes requires of API groups (lowercase
+/// letters, digits, `-` inside labels, `.` between them, at most 253 characters).
+fn parse_group_name(s: &str) -> Result<String, String> {
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if s.len() <= 253 && s.split('.').all(label_ok) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an API group name: write a DNS subdomain of lowercase letters, digits, \
+             '-' and '.', such as acme.example.com, the same as the Issuer's \
+             solvers[].dns01.webhook.groupName and the APIService's group"
+        ))
+    }
 }
 
 /// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
@@ -459,6 +481,34 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn group_names_must_be_dns_subdomains() {
+        for good in ["g", "acme.example.com", "a-1.b2"] {
+            assert_eq!(parse_group_name(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "",
+            "Acme.example.com",
+            "a..b",
+            "-a.b",
+            "a/b",
+            "{*rest}",
+            "a b",
+            "a.b.",
+        ] {
+            let err = parse_group_name(bad).unwrap_err();
+            assert!(err.contains("groupName") && err.contains(bad), "{err}");
+        }
+        assert!(parse_group_name(&"a".repeat(64)).is_err());
+        let err = Cli::try_parse_from(["dns01-webhook", "--group-name", "Bad_Group"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--group-name") && err.contains("DNS subdomain"),
+            "{err}"
+        );
     }
 
     #[test]
