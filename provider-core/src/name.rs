@@ -168,18 +168,29 @@ fn normalise(input: &str) -> Result<String, NameError> {
 /// `-`, and within the length limits. Anything else goes through [`normalise_general`], which
 /// also words the errors.
 fn is_normal(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            !bytes.is_empty()
-                && bytes.len() <= MAX_LABEL_LEN
-                && bytes.first() != Some(&b'-')
-                && bytes.last() != Some(&b'-')
-                && bytes.iter().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_')
-                })
-        })
+    // One pass over the bytes; each label is checked when its end is reached.
+    let label_ok = |label: &[u8]| {
+        !label.is_empty()
+            && label.len() <= MAX_LABEL_LEN
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-')
+    };
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_NAME_LEN {
+        return false;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'.' {
+            if !label_ok(&bytes[start..i]) {
+                return false;
+            }
+            start = i + 1;
+        } else if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+            return false;
+        }
+    }
+    label_ok(&bytes[start..])
 }
 
 /// [`normalise`] for any input: IDN mapping, lowercasing, wildcards, and the errors.

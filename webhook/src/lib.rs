@@ -110,11 +110,11 @@ pub fn router(state: AppState) -> Router {
             state.group_name,
             api::discovery::VERSION
         );
-        let name = name.clone();
+        let name: Arc<str> = Arc::from(name.as_str());
         api = api.route(
             &path,
-            post(move |State(state): State<AppState>, body| async move {
-                handler::challenge_for(state, &name, body).await
+            post(move |State(state): State<Arc<AppState>>, body| async move {
+                handler::challenge_for(&state, &name, body).await
             }),
         );
     }
@@ -137,5 +137,6 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(handler::health))
         .route("/readyz", get(handler::health))
         .merge(api)
-        .with_state(state)
+        // Behind an `Arc`: the router clones its state for every request.
+        .with_state(Arc::new(state))
 }

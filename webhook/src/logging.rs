@@ -232,7 +232,7 @@ fn write_timestamp(line: &mut String, time: SystemTime) {
     let secs = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
-    for (value, width, after) in [
+    let fields = [
         (year, 4, '-'),
         (month, 2, '-'),
         (day, 2, 'T'),
@@ -240,10 +240,30 @@ fn write_timestamp(line: &mut String, time: SystemTime) {
         (of_day / 60 % 60, 2, ':'),
         (of_day % 60, 2, '.'),
         (u64::from(since_epoch.subsec_micros()), 6, 'Z'),
-    ] {
-        push_padded(line, value, width);
-        line.push(after);
+    ];
+    if year > 9999 {
+        // Wider than the template below; the general path.
+        for (value, width, after) in fields {
+            push_padded(line, value, width);
+            line.push(after);
+        }
+        return;
     }
+    // Digits filled into a template, right to left: no division by a variable.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let mut end = 0;
+    for (value, width, _) in fields {
+        let start = end;
+        end += width as usize;
+        let mut value = value;
+        for slot in text[start..end].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        end += 1;
+    }
+    // The template and the digits are ASCII.
+    line.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Year, month (1-12) and day (1-31) of the `days`th day after 1970-01-01, in the proleptic
@@ -302,8 +322,12 @@ mod tests {
         write_timestamp(&mut line, UNIX_EPOCH + Duration::from_micros(7));
         assert_eq!(line, "1970-01-01T00:00:00.000007Z");
         line.clear();
-        push_padded(&mut line, 12_345, 4);
-        assert_eq!(line, "12345");
+        // Day 2_932_897 is 10000-01-01: a five-digit year is written whole.
+        write_timestamp(
+            &mut line,
+            UNIX_EPOCH + Duration::from_secs(2_932_897 * 86_400 + 61),
+        );
+        assert_eq!(line, "10000-01-01T00:01:01.000000Z");
     }
 
     #[derive(Clone, Default)]

@@ -14,6 +14,7 @@
 //! Label values come from fixed sets (solver names, actions, outcome labels, Gandi operations,
 //! HTTP status codes), never from request content, so cardinality stays bounded.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,24 +23,36 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+// The request labels are built for every request, so none of them allocates: the solver name is
+// shared, the action and outcome are fixed strings.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    solver: String,
-    action: String,
-    outcome: String,
+    solver: SolverLabel,
+    action: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    solver: String,
-    action: String,
+    solver: SolverLabel,
+    action: &'static str,
+}
+
+/// A solver name as a label value.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct SolverLabel(Arc<str>);
+
+impl EncodeLabelValue for SolverLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(&self.0)
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -139,21 +152,29 @@ impl Metrics {
         }
     }
 
-    /// Counts one answered request.
-    pub fn observe_request(&self, solver: &str, action: &str, outcome: &str, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                solver: solver.to_owned(),
-                action: action.to_owned(),
-                outcome: outcome.to_owned(),
-            })
-            .inc();
+    /// Counts one answered request. The solver name is shared rather than borrowed so that
+    /// counting allocates nothing.
+    pub fn observe_request(
+        &self,
+        solver: &Arc<str>,
+        action: &'static str,
+        outcome: &'static str,
+        elapsed: Duration,
+    ) {
+        let solver = SolverLabel(solver.clone());
         self.latency
             .get_or_create(&LatencyLabels {
-                solver: solver.to_owned(),
-                action: action.to_owned(),
+                solver: solver.clone(),
+                action,
             })
             .observe(elapsed.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                solver,
+                action,
+                outcome,
+            })
+            .inc();
     }
 
     /// Marks a request in flight until the guard is dropped.
@@ -237,7 +258,12 @@ mod tests {
     #[test]
     fn requests_and_upstream_calls_appear_in_the_text_format() {
         let m = Arc::new(Metrics::new());
-        m.observe_request("gandi", "Present", "success", Duration::from_millis(20));
+        m.observe_request(
+            &Arc::from("gandi"),
+            "Present",
+            "success",
+            Duration::from_millis(20),
+        );
         m.on_call("replace_txt", Some(201), Duration::from_millis(5));
         m.on_retry("read_txt");
         let text = m.encode();
@@ -261,7 +287,12 @@ mod tests {
         use http_body_util::BodyExt as _;
         use tower::ServiceExt as _;
         let m = Arc::new(Metrics::new());
-        m.observe_request("memory", "CleanUp", "success", Duration::from_millis(1));
+        m.observe_request(
+            &Arc::from("memory"),
+            "CleanUp",
+            "success",
+            Duration::from_millis(1),
+        );
         let res = router(m)
             .oneshot(
                 axum::http::Request::get("/metrics")

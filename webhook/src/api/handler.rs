@@ -1,5 +1,6 @@
 //! Request handlers: health, discovery, and `POST /apis/<group>/v1alpha1/<solver>`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
@@ -14,7 +15,8 @@ use super::discovery::{self, VERSION};
 use super::error::ApiError;
 use super::payload::parse_payload;
 use super::types::{
-    Action, ChallengePayload, ChallengeResponse, PAYLOAD_API_VERSION, PAYLOAD_KIND,
+    Action, ChallengePayload, ChallengeRequest, ChallengeResponse, PAYLOAD_API_VERSION,
+    PAYLOAD_KIND,
 };
 use crate::AppState;
 use crate::solver::{Challenge, Solver};
@@ -25,13 +27,13 @@ pub async fn health() -> &'static str {
 }
 
 /// `GET /apis`.
-pub async fn apis(State(state): State<AppState>) -> Json<Value> {
+pub async fn apis(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(discovery::api_group_list(&state.group_name))
 }
 
 /// `GET /apis/<group>`.
 pub async fn group(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(group): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_group(&state, &group)?;
@@ -40,7 +42,7 @@ pub async fn group(
 
 /// `GET /apis/<group>/<version>`.
 pub async fn resources(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((group, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     check_group(&state, &group)?;
@@ -88,63 +90,89 @@ fn check_version(group: &str, version: &str) -> Result<(), ApiError> {
     )))
 }
 
-/// What one challenge request came to, for the log line and metrics.
+/// How one challenge request went, for the metrics and the log line.
 struct Outcome {
-    solver: String,
     action: Option<Action>,
-    dns_name: String,
-    resolved_fqdn: String,
-    namespace: String,
     label: &'static str,
     message: Option<String>,
 }
+
+/// The solver label of requests for solvers that are not served.
+const UNKNOWN_SOLVER: &str = "unknown";
 
 /// `POST /apis/<group>/v1alpha1/<solver>`: present or clean up one challenge.
 ///
 /// Protocol errors are HTTP errors with a `Status` body; everything else is a 201 with
 /// `response.success` saying how it went.
 pub async fn challenge(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((group, version, solver_name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(&state, &group, &version, &solver_name, body).await
+    let label = if state.solvers.contains_key(&solver_name) {
+        solver_name.as_str()
+    } else {
+        UNKNOWN_SOLVER
+    };
+    answer(
+        &state,
+        &group,
+        &version,
+        &solver_name,
+        &Arc::from(label),
+        body,
+    )
+    .await
 }
 
 /// [`challenge`] for the path of one served solver, routed without path parameters (the
 /// router's parameter handling costs more than the rest of the routing of a request).
 pub async fn challenge_for(
-    state: AppState,
-    solver_name: &str,
+    state: &AppState,
+    solver_name: &Arc<str>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(&state, &state.group_name, VERSION, solver_name, body).await
+    answer(
+        state,
+        &state.group_name,
+        VERSION,
+        solver_name,
+        solver_name,
+        body,
+    )
+    .await
 }
 
+/// Answers one challenge request; `label` names the solver in metrics and logs.
 async fn answer(
     state: &AppState,
     group: &str,
     version: &str,
     solver_name: &str,
+    label: &Arc<str>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let _in_flight = state.metrics.in_flight();
     let mut outcome = Outcome {
-        solver: if state.solvers.contains_key(solver_name) {
-            solver_name.to_owned()
-        } else {
-            "unknown".to_owned()
-        },
         action: None,
-        dns_name: String::new(),
-        resolved_fqdn: String::new(),
-        namespace: String::new(),
         label: "success",
         message: None,
     };
-    let response = match handle(state, group, version, solver_name, body, &mut outcome).await {
-        Ok(payload) => created(&payload),
+    // The payload, once parsed: the answer echoes it, and the log line names its request.
+    let mut payload = None;
+    let response = match handle(
+        state,
+        group,
+        version,
+        solver_name,
+        body,
+        &mut payload,
+        &mut outcome,
+    )
+    .await
+    {
+        Ok(answered) => created(answered),
         Err(e) => {
             outcome.label = "rejected";
             outcome.message = Some(e.to_string());
@@ -155,25 +183,30 @@ async fn answer(
     let action = outcome.action.map_or("unknown", Action::as_str);
     state
         .metrics
-        .observe_request(&outcome.solver, action, outcome.label, elapsed);
+        .observe_request(label, action, outcome.label, elapsed);
     let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    let request = payload.as_ref().and_then(|p| p.request.as_ref());
+    let field = |get: fn(&ChallengeRequest) -> &str| request.map_or("", get);
+    let dns_name = field(|r| &r.dns_name);
+    let resolved_fqdn = field(|r| &r.resolved_fqdn);
+    let namespace = field(|r| &r.resource_namespace);
     match &outcome.message {
         None => tracing::info!(
-            solver = %outcome.solver,
+            solver = %label,
             action,
-            dns_name = %outcome.dns_name,
-            resolved_fqdn = %outcome.resolved_fqdn,
-            namespace = %outcome.namespace,
+            dns_name = %dns_name,
+            resolved_fqdn = %resolved_fqdn,
+            namespace = %namespace,
             outcome = outcome.label,
             duration_ms,
             "challenge answered"
         ),
         Some(message) => tracing::warn!(
-            solver = %outcome.solver,
+            solver = %label,
             action,
-            dns_name = %outcome.dns_name,
-            resolved_fqdn = %outcome.resolved_fqdn,
-            namespace = %outcome.namespace,
+            dns_name = %dns_name,
+            resolved_fqdn = %resolved_fqdn,
+            namespace = %namespace,
             outcome = outcome.label,
             duration_ms,
             message = %message,
@@ -183,10 +216,10 @@ async fn answer(
     response
 }
 
-/// The 201 answer: `payload` as JSON, serialised straight into one buffer of the usual size.
+/// The 201 answer: `payload` as JSON, written straight into one buffer of the usual size.
 fn created(payload: &ChallengePayload) -> Response {
     let mut body = Vec::with_capacity(1024);
-    match serde_json::to_writer(&mut body, payload) {
+    match payload.write_json(&mut body) {
         Ok(()) => (
             StatusCode::CREATED,
             [(
@@ -201,14 +234,16 @@ fn created(payload: &ChallengePayload) -> Response {
     }
 }
 
-async fn handle(
+/// Checks and parses the request into `payload`, runs it, and puts the response in `payload`.
+async fn handle<'p>(
     state: &AppState,
     group: &str,
     version: &str,
     solver_name: &str,
     body: Result<Bytes, BytesRejection>,
+    payload: &'p mut Option<ChallengePayload>,
     outcome: &mut Outcome,
-) -> Result<ChallengePayload, ApiError> {
+) -> Result<&'p ChallengePayload, ApiError> {
     check_group(state, group)?;
     check_version(group, version)?;
     let Some(solver) = state.solvers.get(solver_name) else {
@@ -229,20 +264,28 @@ async fn handle(
             ApiError::BadRequest(format!("could not read the request body: {rejection}"))
         }
     })?;
-    let mut payload = parse_payload(&body)?;
-    let Some(request) = payload.request.as_ref() else {
+    let payload = payload.insert(parse_payload(&body)?);
+    let Some(request) = payload.request.as_mut() else {
         return Err(ApiError::Invalid(
             "the ChallengePayload has no request".to_owned(),
         ));
     };
     outcome.action = Some(request.action);
-    outcome.dns_name.clone_from(&request.dns_name);
-    outcome.resolved_fqdn.clone_from(&request.resolved_fqdn);
-    outcome.namespace.clone_from(&request.resource_namespace);
+    // The config moves into the challenge and back into the request (which the answer echoes)
+    // rather than being copied.
+    let config = request.config.take();
+    let mut challenge = match Challenge::from_request(request) {
+        Ok(challenge) => challenge,
+        Err(message) => {
+            request.config = config;
+            return Err(ApiError::Invalid(message));
+        }
+    };
+    challenge.config = config;
+    let result = run(state, solver.as_ref(), &challenge).await;
+    request.config = challenge.config.take();
     let uid = request.uid.clone();
-    let challenge = Challenge::from_request(request).map_err(ApiError::Invalid)?;
-
-    let response = match run(state, solver.as_ref(), &challenge).await {
+    let response = match result {
         Ok(()) => ChallengeResponse::success(uid),
         Err((label, message)) => {
             outcome.label = label;
