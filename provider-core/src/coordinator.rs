@@ -96,7 +96,8 @@ struct Slot {
 
 /// Keyed by name on every request; foldhash (seeded per map) hashes a name several times
 /// faster than the default SipHash.
-type SlotMap = HashMap<Key, Slot, foldhash::fast::RandomState>;
+/// Keys are shared with the callers working on them, so a busy name costs no copy of its key.
+type SlotMap = HashMap<Arc<Key>, Slot, foldhash::fast::RandomState>;
 
 type Slots = Mutex<SlotMap>;
 
@@ -151,7 +152,7 @@ impl Coordinator {
             None => self.store.find_zone(&record.name).await?,
         };
         let name = record.name.relative_to(&zone)?;
-        let key = (zone, name);
+        let key = Arc::new((zone, name));
         let op = Op {
             kind,
             value: record.value.clone(),

@@ -70,8 +70,65 @@ impl CallCounts {
 
 #[derive(Debug, Default)]
 struct State {
-    rrsets: BTreeMap<(ZoneName, RelativeName), TxtRrset>,
+    rrsets: Rrsets,
     counts: CallCounts,
+}
+
+/// The rrsets by zone, then by name: a lookup borrows its key instead of copying it.
+#[derive(Debug, Default)]
+struct Rrsets(BTreeMap<ZoneName, BTreeMap<RelativeName, TxtRrset>>);
+
+impl Rrsets {
+    fn get(&self, zone: &ZoneName, name: &RelativeName) -> Option<&TxtRrset> {
+        self.0.get(zone)?.get(name)
+    }
+
+    fn contains(&self, zone: &ZoneName, name: &RelativeName) -> bool {
+        self.get(zone, name).is_some()
+    }
+
+    fn entry(&mut self, zone: &ZoneName, name: &RelativeName) -> &mut TxtRrset {
+        self.0
+            .entry(zone.clone())
+            .or_default()
+            .entry(name.clone())
+            .or_insert_with(|| TxtRrset {
+                ttl: DEFAULT_TTL,
+                values: Vec::new(),
+            })
+    }
+
+    fn insert(&mut self, zone: &ZoneName, name: &RelativeName, rrset: TxtRrset) {
+        match self.0.get_mut(zone) {
+            Some(names) => match names.get_mut(name) {
+                Some(slot) => *slot = rrset,
+                None => {
+                    names.insert(name.clone(), rrset);
+                }
+            },
+            None => {
+                self.0
+                    .entry(zone.clone())
+                    .or_default()
+                    .insert(name.clone(), rrset);
+            }
+        }
+    }
+
+    fn remove(&mut self, zone: &ZoneName, name: &RelativeName) {
+        if let Some(names) = self.0.get_mut(zone) {
+            names.remove(name);
+            if names.is_empty() {
+                self.0.remove(zone);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ZoneName, &RelativeName, &TxtRrset)> {
+        self.0
+            .iter()
+            .flat_map(|(zone, names)| names.iter().map(move |(name, rrset)| (zone, name, rrset)))
+    }
 }
 
 /// An in-memory, thread-safe TXT rrset store for a fixed set of zones.
@@ -171,7 +228,10 @@ impl MemoryStore {
                 "refusing to write an empty TXT rrset at {name} in zone {zone}; delete it instead"
             )));
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_capacity_and_hasher(
+            rrset.values.len(),
+            foldhash::fast::RandomState::default(),
+        );
         if let Some(dup) = rrset.values.iter().find(|v| !seen.insert(*v)) {
             return Err(Error::invalid_input(format!(
                 "TXT rrset at {name} in zone {zone} holds value {dup:?} twice"
@@ -190,27 +250,26 @@ impl MemoryStore {
     pub fn values(&self, name: &Fqdn) -> Vec<TxtValue> {
         self.locate(name)
             .ok()
-            .and_then(|key| self.lock().rrsets.get(&key).map(|r| r.values.clone()))
+            .and_then(|(zone, name)| {
+                self.lock()
+                    .rrsets
+                    .get(&zone, &name)
+                    .map(|r| r.values.clone())
+            })
             .unwrap_or_default()
     }
 
     /// The rrset at `name` in `zone`, if any.
     pub fn rrset(&self, zone: &ZoneName, name: &RelativeName) -> Option<TxtRrset> {
-        self.lock()
-            .rrsets
-            .get(&(zone.clone(), name.clone()))
-            .cloned()
+        self.lock().rrsets.get(zone, name).cloned()
     }
 
     /// Adds `value` at `name` as someone else would, bypassing providers and call counts. An
     /// rrset created this way gets the [`DEFAULT_TTL`]; a value already there is left alone.
     pub fn seed(&self, name: &Fqdn, value: &TxtValue) -> Result<()> {
-        let key = self.locate(name)?;
+        let (zone, name) = self.locate(name)?;
         let mut state = self.lock();
-        let rrset = state.rrsets.entry(key).or_insert_with(|| TxtRrset {
-            ttl: DEFAULT_TTL,
-            values: Vec::new(),
-        });
+        let rrset = state.rrsets.entry(&zone, &name);
         if !rrset.contains(value) {
             rrset.values.push(value.clone());
         }
@@ -220,15 +279,10 @@ impl MemoryStore {
     /// Sets the whole rrset at `name` in `zone` (removes it if `rrset` is `None`), bypassing
     /// providers, call counts and the contract checks: for setting up odd upstream states.
     pub fn seed_rrset(&self, zone: &ZoneName, name: &RelativeName, rrset: Option<TxtRrset>) {
-        let key = (zone.clone(), name.clone());
         let mut state = self.lock();
         match rrset {
-            Some(rrset) => {
-                state.rrsets.insert(key, rrset);
-            }
-            None => {
-                state.rrsets.remove(&key);
-            }
+            Some(rrset) => state.rrsets.insert(zone, name, rrset),
+            None => state.rrsets.remove(zone, name),
         }
     }
 
@@ -237,7 +291,7 @@ impl MemoryStore {
         self.lock()
             .rrsets
             .iter()
-            .map(|((zone, name), rrset)| (zone.join(name), rrset.clone()))
+            .map(|(zone, name, rrset)| (zone.join(name), rrset.clone()))
             .collect()
     }
 
@@ -280,7 +334,7 @@ impl RrsetStore for MemoryStore {
         let mut state = self.lock();
         state.counts.read += 1;
         self.check_zone(zone)?;
-        Ok(state.rrsets.get(&(zone.clone(), name.clone())).cloned())
+        Ok(state.rrsets.get(zone, name).cloned())
     }
 
     async fn create_txt(
@@ -298,11 +352,10 @@ impl RrsetStore for MemoryStore {
         }
         self.check_zone(zone)?;
         self.check_rrset(zone, name, rrset)?;
-        let key = (zone.clone(), name.clone());
-        if state.rrsets.contains_key(&key) {
+        if state.rrsets.contains(zone, name) {
             return Ok(CreateOutcome::AlreadyExists);
         }
-        state.rrsets.insert(key, rrset.clone());
+        state.rrsets.insert(zone, name, rrset.clone());
         Ok(CreateOutcome::Created)
     }
 
@@ -316,9 +369,7 @@ impl RrsetStore for MemoryStore {
         state.counts.replace += 1;
         self.check_zone(zone)?;
         self.check_rrset(zone, name, rrset)?;
-        state
-            .rrsets
-            .insert((zone.clone(), name.clone()), rrset.clone());
+        state.rrsets.insert(zone, name, rrset.clone());
         Ok(())
     }
 
@@ -326,7 +377,7 @@ impl RrsetStore for MemoryStore {
         let mut state = self.lock();
         state.counts.delete += 1;
         self.check_zone(zone)?;
-        state.rrsets.remove(&(zone.clone(), name.clone()));
+        state.rrsets.remove(zone, name);
         Ok(())
     }
 }

@@ -335,16 +335,22 @@ impl Fqdn {
                 && self.0.as_bytes()[self.0.len() - z.len() - 1] == b'.')
     }
 
+    /// [`Self::is_in_zone`] as a result: the error names the zone.
+    pub fn check_in_zone(&self, zone: &ZoneName) -> Result<(), NameError> {
+        if self.is_in_zone(zone) {
+            return Ok(());
+        }
+        Err(NameError::new(
+            &self.0,
+            NameRule::NotInZone {
+                zone: zone.as_str().to_owned(),
+            },
+        ))
+    }
+
     /// This name relative to `zone` (`@` for the apex), or an error if it is outside the zone.
     pub fn relative_to(&self, zone: &ZoneName) -> Result<RelativeName, NameError> {
-        if !self.is_in_zone(zone) {
-            return Err(NameError::new(
-                &self.0,
-                NameRule::NotInZone {
-                    zone: zone.as_str().to_owned(),
-                },
-            ));
-        }
+        self.check_in_zone(zone)?;
         if self.0 == zone.as_str() {
             return Ok(RelativeName(None));
         }

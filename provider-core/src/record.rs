@@ -102,7 +102,7 @@ impl TxtRecord {
 
     /// The same record in a known zone. Fails if the name is outside it.
     pub fn in_zone(mut self, zone: ZoneName) -> Result<Self> {
-        self.name.relative_to(&zone)?;
+        self.name.check_in_zone(&zone)?;
         self.zone = Some(zone);
         Ok(self)
     }

@@ -127,13 +127,10 @@ impl Separator {
     }
 }
 
-/// A JSON string, escaped as serde_json escapes it. Most strings need no escape at all; they are
-/// found with one pass that has no early exit (so it vectorises) and copied whole.
+/// A JSON string, escaped as serde_json escapes it. Most strings need no escape at all, and are
+/// copied whole.
 fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
-    let plain = s.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-    });
-    if plain {
+    if super::scan::first_special(s.as_bytes()) == s.len() {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());

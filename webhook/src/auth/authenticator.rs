@@ -176,7 +176,7 @@ impl Authenticator {
                 let cn = subject.map(|s| s.common_name.clone()).unwrap_or_default();
                 let allowed = &config.config().requestheader_allowed_names;
                 if allowed.is_empty() || allowed.contains(&cn) {
-                    if let Some(user) = user_from_headers(config.config(), headers) {
+                    if let Some(user) = user_from_headers(&config.identity_headers, headers) {
                         return Ok(Some(user));
                     }
                 } else {
@@ -294,7 +294,7 @@ impl Authenticator {
     /// Removes identity headers and `Authorization` from `headers` (the middleware does this
     /// before the handler runs).
     pub fn strip_identity_headers(&self, headers: &mut HeaderMap) {
-        strip_identity_headers(self.config.current().config(), headers);
+        strip_identity_headers(&self.config.current().identity_headers, headers);
     }
 }
 

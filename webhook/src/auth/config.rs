@@ -16,6 +16,7 @@ use rustls::server::danger::ClientCertVerifier;
 use sha2::{Digest, Sha256};
 
 use super::AuthError;
+use super::requestheader::IdentityHeaders;
 use crate::kube::{KubeClient, KubeError};
 
 /// Namespace of the ConfigMap kube-apiserver publishes its authentication settings in.
@@ -112,6 +113,7 @@ impl AuthConfig {
             .map(|pem| verifier("client CA", pem))
             .transpose()?;
         Ok(CompiledAuthConfig {
+            identity_headers: IdentityHeaders::new(&self),
             config: self,
             requestheader_verifier,
             client_verifier,
@@ -156,6 +158,7 @@ fn verifier(what: &'static str, pem: &str) -> Result<Arc<dyn ClientCertVerifier>
 /// requestheader CA, whatever the client CA says.
 pub struct CompiledAuthConfig {
     config: AuthConfig,
+    pub(crate) identity_headers: IdentityHeaders,
     pub(crate) requestheader_verifier: Option<Arc<dyn ClientCertVerifier>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     generation: u64,

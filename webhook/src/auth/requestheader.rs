@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 
@@ -90,7 +90,10 @@ pub(crate) fn verdict_lifetime(
     lifetime
 }
 
-fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+fn header_values<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(name)
         .into_iter()
@@ -123,22 +126,47 @@ fn unescape_extra_key(raw: &str) -> String {
     String::from_utf8_lossy(&out).to_lowercase()
 }
 
+/// The identity headers of a configuration, with their names parsed once. A configured name
+/// that is not a valid header name can never match a header, and is left out.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IdentityHeaders {
+    username: Vec<HeaderName>,
+    groups: Vec<HeaderName>,
+    extra_prefixes: Vec<String>,
+}
+
+impl IdentityHeaders {
+    pub(crate) fn new(config: &AuthConfig) -> Self {
+        let parse = |names: &[String]| {
+            names
+                .iter()
+                .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                .collect()
+        };
+        Self {
+            username: parse(&config.username_headers),
+            groups: parse(&config.group_headers),
+            extra_prefixes: config.extra_headers_prefix.clone(),
+        }
+    }
+}
+
 /// The user the front proxy asserts in the identity headers; `None` when no username header
 /// carries a value. Call only after the front-proxy certificate has been verified.
-pub(crate) fn user_from_headers(config: &AuthConfig, headers: &HeaderMap) -> Option<UserInfo> {
-    let username = config
-        .username_headers
+pub(crate) fn user_from_headers(names: &IdentityHeaders, headers: &HeaderMap) -> Option<UserInfo> {
+    let username = names
+        .username
         .iter()
         .find_map(|h| header_values(headers, h).next())?
         .to_owned();
-    let groups = config
-        .group_headers
+    let groups = names
+        .groups
         .iter()
         .flat_map(|h| header_values(headers, h))
         .map(ToOwned::to_owned)
         .collect();
     let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for prefix in &config.extra_headers_prefix {
+    for prefix in &names.extra_prefixes {
         for (name, value) in headers {
             if let Some(key) = strip_prefix_ignore_case(name.as_str(), prefix)
                 && !key.is_empty()
@@ -161,11 +189,11 @@ pub(crate) fn user_from_headers(config: &AuthConfig, headers: &HeaderMap) -> Opt
 
 /// Removes the identity headers (and `Authorization`) so that nothing downstream can read an
 /// identity that was not authenticated.
-pub(crate) fn strip_identity_headers(config: &AuthConfig, headers: &mut HeaderMap) {
-    for name in config.username_headers.iter().chain(&config.group_headers) {
-        headers.remove(name.as_str());
+pub(crate) fn strip_identity_headers(names: &IdentityHeaders, headers: &mut HeaderMap) {
+    for name in names.username.iter().chain(&names.groups) {
+        headers.remove(name);
     }
-    let prefixes = &config.extra_headers_prefix;
+    let prefixes = &names.extra_prefixes;
     let doomed = |name: &http::HeaderName| {
         prefixes
             .iter()
@@ -208,7 +236,7 @@ mod tests {
         headers.append("x-remote-group", "a".parse().unwrap());
         headers.append("x-remote-group", "b".parse().unwrap());
         headers.insert("x-remote-extra-acme.io%2fscope", "x".parse().unwrap());
-        let user = user_from_headers(&config(), &headers).unwrap();
+        let user = user_from_headers(&IdentityHeaders::new(&config()), &headers).unwrap();
         assert_eq!(user.username, "alice");
         assert_eq!(user.groups, vec!["a", "b"]);
         assert_eq!(user.extra.get("acme.io/scope"), Some(&vec!["x".to_owned()]));
@@ -236,7 +264,7 @@ mod tests {
     fn no_username_header_means_no_user() {
         let mut headers = HeaderMap::new();
         headers.insert("x-remote-group", "system:masters".parse().unwrap());
-        assert!(user_from_headers(&config(), &headers).is_none());
+        assert!(user_from_headers(&IdentityHeaders::new(&config()), &headers).is_none());
     }
 
     #[test]
@@ -247,7 +275,7 @@ mod tests {
         headers.insert("x-remote-extra-k", "v".parse().unwrap());
         headers.insert("authorization", "Bearer t".parse().unwrap());
         headers.insert("content-type", "application/json".parse().unwrap());
-        strip_identity_headers(&config(), &mut headers);
+        strip_identity_headers(&IdentityHeaders::new(&config()), &mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("content-type"));
     }

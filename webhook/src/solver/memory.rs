@@ -44,8 +44,8 @@ impl MemorySolver {
 
     async fn act(&self, challenge: &Challenge) -> Result<(), SolverError> {
         let cfg: MemorySolverConfig = config::parse(NAME, challenge.config.as_ref())?;
-        let target = resolve_target(challenge, cfg.delegation.as_ref())?;
-        let zone = target.zone_hint.clone();
+        let mut target = resolve_target(challenge, cfg.delegation.as_ref())?;
+        let zone = target.zone_hint.take();
         apply(&self.coordinator, challenge, target, zone, cfg.ttl).await
     }
 }

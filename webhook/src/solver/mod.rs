@@ -177,8 +177,9 @@ pub fn resolve_target(
     let Some(d) = delegation else {
         let zone_hint = challenge
             .resolved_zone
-            .clone()
-            .filter(|z| challenge.resolved_fqdn.is_in_zone(z));
+            .as_ref()
+            .filter(|z| challenge.resolved_fqdn.is_in_zone(z))
+            .cloned();
         return Ok(Target {
             name: challenge.resolved_fqdn.clone(),
             zone_hint,
@@ -245,21 +246,24 @@ pub async fn apply(
     zone: Option<ZoneName>,
     ttl: Option<u32>,
 ) -> Result<(), SolverError> {
-    let mut record = TxtRecord::new(target.name.clone(), challenge.value.clone());
+    let provider_error = |name: &Fqdn, source| SolverError::Provider {
+        action: challenge.action,
+        name: name.clone(),
+        source,
+    };
+    let mut record = TxtRecord::new(target.name, challenge.value.clone());
     if let Some(ttl) = ttl {
         record = record.with_ttl(ttl);
     }
-    let provider_error = |source| SolverError::Provider {
-        action: challenge.action,
-        name: target.name.clone(),
-        source,
-    };
     if let Some(zone) = zone {
-        record = record.in_zone(zone).map_err(provider_error)?;
+        if let Err(e) = record.name.check_in_zone(&zone) {
+            return Err(provider_error(&record.name, e.into()));
+        }
+        record.zone = Some(zone);
     }
     let result = match challenge.action {
         Action::Present => provider.present(&record).await,
         Action::CleanUp => provider.cleanup(&record).await,
     };
-    result.map_err(provider_error)
+    result.map_err(|source| provider_error(&record.name, source))
 }
