@@ -72,6 +72,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Adds `other`, another round of the same measurement: requests, errors, latencies and
+    /// times add up (a CPU time is known only when every round knows it).
+    pub fn merge(&mut self, other: Self) {
+        let add = |a: Option<Duration>, b: Option<Duration>| Some(a? + b?);
+        self.server_cpu = add(self.server_cpu, other.server_cpu);
+        self.client_cpu = add(self.client_cpu, other.client_cpu);
+        self.completed += other.completed;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latencies.merge(other.latencies);
+        self.measured += other.measured;
+    }
+
     /// Completed requests per second.
     pub fn throughput(&self) -> f64 {
         let secs = self.measured.as_secs_f64();
@@ -333,6 +348,37 @@ async fn probe_ready(endpoint: &Endpoint) -> anyhow::Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn round(completed: u64, errors: u64, cpu: Option<u64>) -> Outcome {
+        let mut latencies = Samples::new();
+        latencies.record_micros(completed);
+        Outcome {
+            completed,
+            errors,
+            first_error: (errors > 0).then(|| format!("error of round {completed}")),
+            latencies,
+            measured: Duration::from_secs(1),
+            server_cpu: cpu.map(Duration::from_millis),
+            client_cpu: Some(Duration::from_millis(completed)),
+        }
+    }
+
+    #[test]
+    fn rounds_add_up_and_a_cpu_time_needs_every_round() {
+        let mut total = round(100, 0, Some(10));
+        total.merge(round(300, 2, Some(30)));
+        assert_eq!(total.completed, 400);
+        assert_eq!(total.errors, 2);
+        assert_eq!(total.first_error.as_deref(), Some("error of round 300"));
+        assert_eq!(total.latencies.len(), 2);
+        assert_eq!(total.measured, Duration::from_secs(2));
+        assert!((total.throughput() - 200.0).abs() < 1e-9);
+        assert_eq!(total.cpu_per_request(), Some(Duration::from_micros(100)));
+        assert_eq!(total.client_cpu, Some(Duration::from_millis(400)));
+        total.merge(round(100, 1, None));
+        assert_eq!(total.server_cpu, None);
+        assert_eq!(total.first_error.as_deref(), Some("error of round 300"));
+    }
 
     #[test]
     fn success_needs_a_2xx_status_and_success_true() {

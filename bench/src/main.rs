@@ -14,7 +14,7 @@ use bytes::Bytes;
 use clap::Parser;
 use dns01_bench::fmt_duration;
 use dns01_bench::gandi::{self, GROUP, ZONE};
-use dns01_bench::load::{self, Call, Endpoint, Identity, Spec};
+use dns01_bench::load::{self, Call, Endpoint, Identity, Outcome, Spec};
 use dns01_bench::pki::{self, RunPki};
 use dns01_bench::procfs;
 use dns01_bench::stats::{Samples, ratio};
@@ -33,11 +33,16 @@ struct Cli {
     /// checked); exits non-zero when a target is missed.
     #[arg(long)]
     short: bool,
-    /// Measured seconds per concurrency level and server in figure 1.
-    #[arg(long, default_value_t = 5.0)]
+    /// Measured seconds per concurrency level and server in figure 1, in all rounds.
+    #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Warm-up seconds before each measurement in figure 1.
-    #[arg(long, default_value_t = 1.0)]
+    /// Rounds per concurrency level in figure 1: the webhook and the baseline take turns, each
+    /// round measuring `--seconds / --rounds`, so that a change in the machine's speed during
+    /// the run (other tenants of a shared host) weighs on both alike.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Warm-up seconds before each round of figure 1 (new connections, filled caches).
+    #[arg(long, default_value_t = 0.5)]
     warmup: f64,
     /// Concurrency levels of figure 1 (the targets are checked at 64).
     #[arg(long, value_delimiter = ',', default_value = "1,64,256")]
@@ -74,6 +79,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if cli.seconds <= 0.0 || cli.seconds > 600.0 || cli.warmup < 0.0 || cli.warmup > 60.0 {
         bail!("--seconds must be in (0, 600] and --warmup in [0, 60]");
+    }
+    if !(1..=100).contains(&cli.rounds) {
+        bail!("--rounds must be in 1..=100");
     }
     if cli.concurrency.iter().any(|&c| c == 0 || c > 4096) {
         bail!("--concurrency levels must be in 1..=4096");
@@ -151,9 +159,10 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
             "figure 1: one HTTP/1.1 keep-alive TLS connection per worker, each alternating \
              Present and CleanUp of its own name on the memory solver, front-proxy client \
              certificate plus X-Remote-User/X-Remote-Group, authorisation by SubjectAccessReview \
-             (kubefake; decisions cached by the webhook); {:.1} s warm-up then {:.1} s measured \
-             per level and server; the webhook logs at info (one line per request) to /dev/null",
-            cli.warmup, cli.seconds
+             (kubefake; decisions cached by the webhook); {:.1} s measured per level and server, \
+             in {} rounds that alternate the two servers, each after {:.1} s of warm-up; the \
+             webhook logs at info (one line per request) to /dev/null",
+            cli.seconds, cli.rounds, cli.warmup
         ));
     }
     if cli.servers_only {
@@ -419,25 +428,30 @@ async fn servers(
     let spec = |concurrency, server: &Server| Spec {
         concurrency,
         warmup: Duration::from_secs_f64(cli.warmup),
-        measure: Duration::from_secs_f64(cli.seconds),
+        measure: Duration::from_secs_f64(cli.seconds / f64::from(cli.rounds)),
         server_pid: Some(server.pid()),
     };
     for &c in &cli.concurrency {
-        eprintln!("figure 1: concurrency {c}");
-        let w = load::run(
-            &endpoint(webhook.addr),
-            spec(c, &webhook),
-            &identity,
-            calls_for,
-        )
-        .await?;
-        let b = load::run(
-            &endpoint(baseline.addr),
-            spec(c, &baseline),
-            &identity,
-            calls_for,
-        )
-        .await?;
+        eprintln!("figure 1: concurrency {c}, {} rounds", cli.rounds);
+        let (mut w, mut b) = (None::<Outcome>, None::<Outcome>);
+        for _ in 0..cli.rounds {
+            for (server, total) in [(&webhook, &mut w), (&baseline, &mut b)] {
+                let round = load::run(
+                    &endpoint(server.addr),
+                    spec(c, server),
+                    &identity,
+                    calls_for,
+                )
+                .await?;
+                match total {
+                    Some(total) => total.merge(round),
+                    None => *total = Some(round),
+                }
+            }
+        }
+        let (Some(w), Some(b)) = (w, b) else {
+            bail!("figure 1 measured no round");
+        };
         let checked = c == TARGET_CONCURRENCY;
         for (name, o) in [("webhook", &w), ("baseline", &b)] {
             if o.errors > 0 {

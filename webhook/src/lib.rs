@@ -29,6 +29,7 @@ pub mod kube;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+mod scan;
 pub mod secrets;
 pub mod solver;
 pub mod tls;

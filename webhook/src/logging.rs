@@ -177,11 +177,10 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// Whether `text` may hold a control character: ASCII controls, or a byte 0xC2, which
-/// starts the two-byte encodings of U+0080..U+00BF, among them the C1 controls. A cheap
-/// filter; [`push_escaped`] decides per character.
+/// Whether `text` may hold a control character (a cheap filter; [`push_escaped`] decides per
+/// character).
 fn may_hold_control(text: &str) -> bool {
-    text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2)
+    crate::scan::may_hold_control(text.as_bytes())
 }
 
 /// Appends `text` with control characters escaped.

@@ -86,7 +86,7 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.pos;
         let rest = self.text.as_bytes().get(start..)?;
-        let len = super::scan::first_special(rest);
+        let len = crate::scan::first_special(rest);
         (rest.get(len) == Some(&b'"')).then_some(())?;
         self.pos = start + len + 1;
         self.text.get(start..start + len)
@@ -177,8 +177,15 @@ impl<'a> Cursor<'a> {
             *field = Some(c.string()?);
             Some(())
         })?;
-        let [uid, challenge_type, dns_name, key, namespace, resolved_fqdn, resolved_zone] =
-            strings.map(|s| s.unwrap_or_default().to_owned());
+        let [
+            uid,
+            challenge_type,
+            dns_name,
+            key,
+            namespace,
+            resolved_fqdn,
+            resolved_zone,
+        ] = strings.map(|s| s.unwrap_or_default().to_owned());
         Some(ChallengeRequest {
             uid,
             action: action?,
@@ -517,7 +524,10 @@ mod tests {
             assert!(plain.is_some(), "{body}");
             assert_eq!(plain, parse_common(body.as_bytes()), "{body}");
         }
-        assert_eq!(parse_plain(nested_config(PLAIN_CONFIG_DEPTH + 1).as_bytes()), None);
+        assert_eq!(
+            parse_plain(nested_config(PLAIN_CONFIG_DEPTH + 1).as_bytes()),
+            None
+        );
     }
 
     /// A JSON text for a string: plain, or with escapes, controls or non-ASCII.
@@ -526,7 +536,13 @@ mod tests {
             "[a-zA-Z0-9._ -]{0,10}".prop_map(|s| format!("\"{s}\"")),
             any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
             prop::sample::select(vec![
-                r#""a\"b""#, r#""\u00e9""#, r#""\ud800""#, "\"\u{1}\"", "\"é\"", r#""\n""#, r#""\\""#,
+                r#""a\"b""#,
+                r#""\u00e9""#,
+                r#""\ud800""#,
+                "\"\u{1}\"",
+                "\"é\"",
+                r#""\n""#,
+                r#""\\""#,
             ])
             .prop_map(str::to_owned),
         ]
@@ -541,9 +557,11 @@ mod tests {
         ];
         leaf.prop_recursive(3, 16, 3, |inner| {
             prop_oneof![
-                prop::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
                 prop::collection::vec((json_string(), inner), 0..3).prop_map(|m| {
-                    let members: Vec<String> = m.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                    let members: Vec<String> =
+                        m.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
                     format!("{{{}}}", members.join(","))
                 }),
             ]
@@ -579,9 +597,20 @@ mod tests {
     /// from it in one way or a few (a missing, repeated or unknown field, a value of another
     /// type, an escape, trailing text).
     fn body() -> impl Strategy<Value = String> {
-        let plain = || "[a-zA-Z0-9._-]{0,12}".prop_map(|s| format!("\"{s}\"")).boxed();
-        let field = |key, p| (key, p, mostly(prop_oneof![12 => plain(), 1 => json_string()].boxed()));
-        let action = prop::sample::select(vec!["\"Present\"", "\"CleanUp\""]).prop_map(str::to_owned);
+        let plain = || {
+            "[a-zA-Z0-9._-]{0,12}"
+                .prop_map(|s| format!("\"{s}\""))
+                .boxed()
+        };
+        let field = |key, p| {
+            (
+                key,
+                p,
+                mostly(prop_oneof![12 => plain(), 1 => json_string()].boxed()),
+            )
+        };
+        let action =
+            prop::sample::select(vec!["\"Present\"", "\"CleanUp\""]).prop_map(str::to_owned);
         let request = object(vec![
             ("action", 0.95, mostly(action.clone().boxed())),
             field("uid", 0.7),
@@ -594,7 +623,11 @@ mod tests {
             (
                 "allowAmbientCredentials",
                 0.6,
-                mostly(prop::sample::select(vec!["true", "false"]).prop_map(str::to_owned).boxed()),
+                mostly(
+                    prop::sample::select(vec!["true", "false"])
+                        .prop_map(str::to_owned)
+                        .boxed(),
+                ),
             ),
             ("config", 0.6, json_value().boxed()),
             ("action", 0.05, action.boxed()),
@@ -604,7 +637,11 @@ mod tests {
         let top = object(vec![
             field("apiVersion", 0.7),
             field("kind", 0.7),
-            ("request", 0.95, prop_oneof![12 => request, 1 => json_value()].boxed()),
+            (
+                "request",
+                0.95,
+                prop_oneof![12 => request, 1 => json_value()].boxed(),
+            ),
             ("request", 0.03, json_value().boxed()),
             ("response", 0.05, json_value().boxed()),
         ]);

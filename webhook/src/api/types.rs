@@ -130,7 +130,7 @@ impl Separator {
 /// A JSON string, escaped as serde_json escapes it. Most strings need no escape at all, and are
 /// copied whole.
 fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
-    if super::scan::first_special(s.as_bytes()) == s.len() {
+    if crate::scan::first_special(s.as_bytes()) == s.len() {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());

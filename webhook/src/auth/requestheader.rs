@@ -90,10 +90,7 @@ pub(crate) fn verdict_lifetime(
     lifetime
 }
 
-fn header_values<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-) -> impl Iterator<Item = &'a str> {
+fn header_values<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(name)
         .into_iter()
