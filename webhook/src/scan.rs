@@ -25,28 +25,31 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     zero_bytes(word ^ (ONES * u64::from(byte)))
 }
 
-/// `bytes` as words, the last one padded with `pad`, with the offset of each.
-fn words(bytes: &[u8], pad: u8) -> impl Iterator<Item = (usize, u64)> + '_ {
-    let chunks = bytes.chunks_exact(8);
-    let rest = chunks.remainder();
-    let mut last = [pad; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    let full = chunks.filter_map(|c| <[u8; 8]>::try_from(c).ok());
-    let last = (!rest.is_empty()).then_some(last);
-    full.chain(last)
-        .enumerate()
-        .map(|(i, chunk)| (i * 8, u64::from_le_bytes(chunk)))
+/// The first word of `bytes[offset..]`, padded with `pad` past the end.
+#[inline]
+fn word_at(bytes: &[u8], offset: usize, pad: u8) -> u64 {
+    if let Some(Ok(chunk)) = bytes.get(offset..offset + 8).map(<[u8; 8]>::try_from) {
+        return u64::from_le_bytes(chunk);
+    }
+    let mut chunk = [pad; 8];
+    let rest = bytes.get(offset..).unwrap_or_default();
+    let n = rest.len().min(8);
+    chunk[..n].copy_from_slice(&rest[..n]);
+    u64::from_le_bytes(chunk)
 }
 
 /// The index of the first `"`, `\` or control character (below U+0020) in `bytes`, or its
 /// length if none: the end of what a JSON string may hold without escapes.
 pub(crate) fn first_special(bytes: &[u8]) -> usize {
-    for (offset, word) in words(bytes, b'a') {
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let word = word_at(bytes, offset, b'a');
         let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_below(word, 0x20);
         if found != 0 {
             // Little-endian: the lowest bit set is the first byte found.
             return (offset + found.trailing_zeros() as usize / 8).min(bytes.len());
         }
+        offset += 8;
     }
     bytes.len()
 }
@@ -55,7 +58,8 @@ pub(crate) fn first_special(bytes: &[u8]) -> usize {
 /// byte 0xC2, which starts the two-byte encodings of U+0080..U+00BF, among them the C1
 /// controls. A cheap filter, to be followed by a check per character.
 pub(crate) fn may_hold_control(bytes: &[u8]) -> bool {
-    words(bytes, b'a').any(|(_, word)| {
+    (0..bytes.len()).step_by(8).any(|offset| {
+        let word = word_at(bytes, offset, b'a');
         bytes_below(word, 0x20) | bytes_equal(word, 0x7f) | bytes_equal(word, 0xc2) != 0
     })
 }

@@ -49,7 +49,18 @@ fn resource_verb(method: &Method, has_name: bool) -> String {
 pub fn classify(method: &Method, path: &str) -> RequestKind {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    let segments: Vec<&str> = trimmed.split('/').collect();
+    // The first five segments are all the patterns below look at (a sixth only makes `rest`
+    // non-empty, which the fifth already does).
+    let mut first = [""; 5];
+    let (mut count, mut any_empty) = (0, false);
+    for (slot, segment) in trimmed.split('/').enumerate() {
+        any_empty |= segment.is_empty();
+        if let Some(s) = first.get_mut(slot) {
+            *s = segment;
+        }
+        count = slot + 1;
+    }
+    let segments = &first[..count.min(first.len())];
     let read = *method == Method::GET || *method == Method::HEAD;
     let non_resource = || {
         RequestKind::NonResource(AccessAttributes::NonResource {
@@ -57,9 +68,9 @@ pub fn classify(method: &Method, path: &str) -> RequestKind {
             verb: method.as_str().to_ascii_lowercase(),
         })
     };
-    match segments.as_slice() {
+    match segments {
         ["healthz" | "livez" | "readyz", ..] => RequestKind::Health,
-        _ if segments.iter().any(|s| s.is_empty()) && !trimmed.is_empty() => non_resource(),
+        _ if any_empty && !trimmed.is_empty() => non_resource(),
         ["api"] | ["api", _] | ["openapi", ..] | ["version"] if read => RequestKind::Discovery,
         ["apis"] | ["apis", _] | ["apis", _, _] if read => RequestKind::Discovery,
         ["apis", g, v, resource, rest @ ..] => RequestKind::Resource(AccessAttributes::Resource {
@@ -290,6 +301,35 @@ mod tests {
                 resource: "gandi".into(),
             })
         );
+    }
+
+    #[test]
+    fn paths_below_a_resource_name_are_read_whole() {
+        let resource = |verb: &str| {
+            RequestKind::Resource(AccessAttributes::Resource {
+                verb: verb.into(),
+                group: G.into(),
+                version: "v1alpha1".into(),
+                resource: "gandi".into(),
+            })
+        };
+        let base = "/apis/acme.example.com/v1alpha1/gandi";
+        assert_eq!(classify(&Method::GET, base), resource("list"));
+        assert_eq!(
+            classify(&Method::GET, &format!("{base}/x")),
+            resource("get")
+        );
+        assert_eq!(
+            classify(&Method::GET, &format!("{base}/x/y/z")),
+            resource("get")
+        );
+        // An empty segment anywhere, even past the fifth, makes it a non-resource path.
+        for path in [format!("{base}//x"), format!("{base}/x/y//z")] {
+            assert!(
+                matches!(classify(&Method::GET, &path), RequestKind::NonResource(_)),
+                "{path}"
+            );
+        }
     }
 
     #[test]
