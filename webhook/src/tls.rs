@@ -566,7 +566,7 @@ async fn serve_connection(
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
     router: Router,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     options: &ServeOptions,
 ) {
     // Requests and answers are small and latency-bound: without this, Nagle's algorithm
@@ -627,30 +627,61 @@ async fn serve_connection(
         .max_concurrent_streams(250);
     let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
     tokio::pin!(connection);
-    let mut idle_check = tokio::time::interval(Duration::from_secs(1).min(options.idle_timeout));
+    // Shutdown and idleness are watched by a task of their own, which says when to close: this
+    // task is woken several times per request, and each wake would otherwise poll the stop
+    // signal and the idle timer too.
+    let (close_tx, mut close_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(watch_connection(
+        activity,
+        stop,
+        options.idle_timeout,
+        remote,
+        close_tx,
+    ));
     let mut closing = false;
     loop {
         tokio::select! {
+            biased;
             result = connection.as_mut() => {
                 if let Err(err) = result {
                     tracing::debug!(%remote, error = %err, "connection ended with an error");
                 }
                 return;
             }
-            changed = stop.wait_for(|stop| *stop), if !closing => {
-                let _ = changed;
+            close = &mut close_rx, if !closing => {
                 closing = true;
+                // A watchdog that went away (the runtime shutting down) also means closing.
+                let _ = close;
                 connection.as_mut().graceful_shutdown();
             }
-            _ = idle_check.tick(), if !closing => {
+        }
+    }
+}
+
+/// Says on `close` when a connection should close: when the server stops, or when the
+/// connection has been idle (no request in flight) for `idle_timeout`. Ends with the connection.
+async fn watch_connection(
+    activity: Arc<Activity>,
+    mut stop: watch::Receiver<bool>,
+    idle_timeout: Duration,
+    remote: SocketAddr,
+    mut close: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut idle_check = tokio::time::interval(Duration::from_secs(1).min(idle_timeout));
+    loop {
+        tokio::select! {
+            () = close.closed() => return,
+            _ = stop.wait_for(|stop| *stop) => break,
+            _ = idle_check.tick() => {
                 let idle = activity.in_flight.load(Ordering::SeqCst) == 0
-                    && activity.last.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= options.idle_timeout;
+                    && activity.last.lock().unwrap_or_else(|e| e.into_inner()).elapsed()
+                        >= idle_timeout;
                 if idle {
                     tracing::debug!(%remote, "closing idle connection");
-                    closing = true;
-                    connection.as_mut().graceful_shutdown();
+                    break;
                 }
             }
         }
     }
+    let _ = close.send(());
 }

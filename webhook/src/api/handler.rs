@@ -293,8 +293,13 @@ async fn handle<'p>(
             ChallengeResponse::failure(uid, message)
         }
     };
-    payload.api_version = Some(PAYLOAD_API_VERSION.to_owned());
-    payload.kind = Some(PAYLOAD_KIND.to_owned());
+    // cert-manager sends both already; only a payload without them gets new strings.
+    if payload.api_version.as_deref() != Some(PAYLOAD_API_VERSION) {
+        payload.api_version = Some(PAYLOAD_API_VERSION.to_owned());
+    }
+    if payload.kind.as_deref() != Some(PAYLOAD_KIND) {
+        payload.kind = Some(PAYLOAD_KIND.to_owned());
+    }
     payload.response = Some(response);
     Ok(payload)
 }

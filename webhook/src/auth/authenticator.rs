@@ -198,7 +198,9 @@ impl Authenticator {
         }
         // 3. Bearer token.
         if let Some(token) = bearer_token(headers) {
-            return match self.review_token(token).await {
+            // Boxed: the TokenReview call is a large future that every request would otherwise
+            // carry (and move) whether it reviews a token or not.
+            return match Box::pin(self.review_token(token)).await {
                 Ok(Some(user)) => Ok(Some(user)),
                 Ok(None) => failure.map_or(Ok(None), Err),
                 Err(err) => Err(err),
@@ -268,27 +270,27 @@ impl Authenticator {
             });
         };
         // Concurrent misses for one (user, attributes) share one SubjectAccessReview, and
-        // its answer, allow or deny (or its failure).
-        self.decision_flights
-            .run(key.clone(), || async {
-                // A flight that just ended may have filled the cache.
-                if let Some(decision) = self.decisions.get(key) {
-                    return Ok(decision);
-                }
-                let decision = kube
-                    .subject_access_review_for(user, attributes)
-                    .await
-                    .map_err(|e| Arc::new(AuthError::Kube(e)))?;
-                let ttl = if decision.allowed {
-                    self.options.allow_cache_ttl
-                } else {
-                    self.options.deny_cache_ttl
-                };
-                self.decisions.insert(key.clone(), decision.clone(), ttl);
-                Ok(decision)
-            })
-            .await
-            .map_err(AuthError::Shared)
+        // its answer, allow or deny (or its failure). Boxed, like the TokenReview above: only a
+        // cache miss needs room for the call.
+        Box::pin(self.decision_flights.run(key.clone(), || async {
+            // A flight that just ended may have filled the cache.
+            if let Some(decision) = self.decisions.get(key) {
+                return Ok(decision);
+            }
+            let decision = kube
+                .subject_access_review_for(user, attributes)
+                .await
+                .map_err(|e| Arc::new(AuthError::Kube(e)))?;
+            let ttl = if decision.allowed {
+                self.options.allow_cache_ttl
+            } else {
+                self.options.deny_cache_ttl
+            };
+            self.decisions.insert(key.clone(), decision.clone(), ttl);
+            Ok(decision)
+        }))
+        .await
+        .map_err(AuthError::Shared)
     }
 
     /// Removes identity headers and `Authorization` from `headers` (the middleware does this
