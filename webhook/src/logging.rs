@@ -10,9 +10,16 @@
 //! styling layers, which matters at one line per challenge request. Every control character in
 //! a message or value (newline, carriage return, escape, ...) is written as an escape
 //! sequence (`\n`, `\u{1b}`), so a request cannot forge log lines or terminal sequences.
+//!
+//! [`BatchedWriter`] writes lines in batches: under load, the `write` call and the lock around
+//! standard output cost more than formatting a line.
 
 use std::fmt::{self, Write as _};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -21,6 +28,152 @@ use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+/// A batch is written at once, without waiting for the interval, when it grows past this.
+pub const BATCH_LIMIT: usize = 64 * 1024;
+
+/// Log output written in batches. Each line is added to a buffer; a background thread writes
+/// the buffer out every interval, a line that takes the buffer past [`BATCH_LIMIT`] writes it
+/// at once, and dropping the [`BatchGuard`] writes what is left. Lines keep their order and
+/// are never split. One `write` per batch instead of one per line: under load, the call and
+/// the lock around standard output cost more than formatting the line.
+#[derive(Clone)]
+pub struct BatchedWriter {
+    shared: Arc<Batch>,
+}
+
+impl fmt::Debug for BatchedWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchedWriter").finish_non_exhaustive()
+    }
+}
+
+struct Batch {
+    lines: Mutex<Vec<u8>>,
+    out: Mutex<Box<dyn io::Write + Send>>,
+    stop: AtomicBool,
+    /// No batching (a zero interval): each line is written at once.
+    immediate: bool,
+}
+
+/// Keeps the [`BatchedWriter`]'s thread running; dropping it writes the last lines and stops it.
+#[derive(Debug)]
+pub struct BatchGuard {
+    writer: BatchedWriter,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while a line was appended or written leaves nothing half-done that matters.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl BatchedWriter {
+    /// Lines to `out`, written every `interval` (each at once if `interval` is zero).
+    ///
+    /// # Errors
+    /// When the writing thread cannot be started.
+    pub fn new(
+        out: impl io::Write + Send + 'static,
+        interval: Duration,
+    ) -> io::Result<(Self, BatchGuard)> {
+        let immediate = interval.is_zero();
+        let writer = Self {
+            shared: Arc::new(Batch {
+                lines: Mutex::new(Vec::with_capacity(if immediate { 0 } else { BATCH_LIMIT })),
+                out: Mutex::new(Box::new(out)),
+                stop: AtomicBool::new(false),
+                immediate,
+            }),
+        };
+        if immediate {
+            return Ok((
+                writer.clone(),
+                BatchGuard {
+                    writer,
+                    thread: None,
+                },
+            ));
+        }
+        let shared = writer.shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("log-writer".to_owned())
+            .spawn(move || {
+                while !shared.stop.load(Ordering::Acquire) {
+                    std::thread::park_timeout(interval);
+                    shared.write_out();
+                }
+            })?;
+        Ok((
+            writer.clone(),
+            BatchGuard {
+                writer,
+                thread: Some(thread),
+            },
+        ))
+    }
+}
+
+impl Batch {
+    /// Writes the buffered lines. The output lock is taken first, so batches are written in
+    /// the order they were taken.
+    fn write_out(&self) {
+        let mut out = lock(&self.out);
+        let batch = std::mem::replace(&mut *lock(&self.lines), Vec::with_capacity(BATCH_LIMIT));
+        if !batch.is_empty() {
+            // Nowhere to report a failed log write; the next batch tries again.
+            let _ = out.write_all(&batch).and_then(|()| out.flush());
+        }
+    }
+}
+
+impl Drop for BatchGuard {
+    fn drop(&mut self) {
+        self.writer.shared.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+        self.writer.shared.write_out();
+    }
+}
+
+/// One event's output (a whole line, in one `write` from the formatter).
+#[derive(Debug)]
+pub struct BatchedLine<'a>(&'a BatchedWriter);
+
+impl io::Write for BatchedLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let shared = &self.0.shared;
+        if shared.immediate {
+            let mut out = lock(&shared.out);
+            out.write_all(buf)?;
+            out.flush()?;
+            return Ok(buf.len());
+        }
+        let full = {
+            let mut lines = lock(&shared.lines);
+            lines.extend_from_slice(buf);
+            lines.len() >= BATCH_LIMIT
+        };
+        if full {
+            shared.write_out();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BatchedWriter {
+    type Writer = BatchedLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        BatchedLine(self)
+    }
+}
 
 /// Event formatter for plain-text lines (see the [module docs](self)).
 #[derive(Clone, Copy, Debug, Default)]
@@ -347,6 +500,100 @@ mod tests {
 
     fn capture(f: impl FnOnce()) -> String {
         capture_with(true, f)
+    }
+
+    /// A sink that keeps each `write` call apart.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl io::Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Writes {
+        fn calls(&self) -> Vec<Vec<u8>> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    fn line(writer: &BatchedWriter, text: &str) {
+        use std::io::Write as _;
+        use tracing_subscriber::fmt::MakeWriter as _;
+        writer.make_writer().write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn batched_lines_are_written_together_in_order_and_all_at_exit() {
+        let sink = Writes::default();
+        let (writer, guard) = BatchedWriter::new(sink.clone(), Duration::from_secs(3600)).unwrap();
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        line(&writer, &format!("thread {t} line {i}\n"));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Within the hour's interval and under the size limit, nothing is written yet.
+        assert!(sink.calls().is_empty());
+        drop(guard);
+        let calls = sink.calls();
+        assert_eq!(calls.len(), 1, "one write for the whole batch");
+        let text = String::from_utf8(calls.concat()).unwrap();
+        for t in 0..2 {
+            let mine: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("thread {t} ")))
+                .collect();
+            let expected: Vec<String> = (0..500).map(|i| format!("thread {t} line {i}")).collect();
+            assert_eq!(mine, expected);
+        }
+    }
+
+    #[test]
+    fn batches_are_written_every_interval_and_when_they_grow_large() {
+        let sink = Writes::default();
+        let (writer, _guard) = BatchedWriter::new(sink.clone(), Duration::from_millis(20)).unwrap();
+        line(&writer, "soon\n");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sink.calls().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sink.calls(), vec![b"soon\n".to_vec()]);
+
+        let sink = Writes::default();
+        let (writer, _guard) = BatchedWriter::new(sink.clone(), Duration::from_secs(3600)).unwrap();
+        let long = format!("{}\n", "x".repeat(1023));
+        for _ in 0..BATCH_LIMIT / long.len() {
+            line(&writer, &long);
+        }
+        // The line that takes the batch to the limit writes it, without waiting for the hour.
+        assert_eq!(sink.calls().concat().len(), BATCH_LIMIT);
+    }
+
+    #[test]
+    fn a_zero_interval_writes_each_line_at_once() {
+        let sink = Writes::default();
+        let (writer, guard) = BatchedWriter::new(sink.clone(), Duration::ZERO).unwrap();
+        line(&writer, "one\n");
+        line(&writer, "two\n");
+        assert_eq!(sink.calls(), vec![b"one\n".to_vec(), b"two\n".to_vec()]);
+        drop(guard);
+        assert_eq!(sink.calls().len(), 2);
     }
 
     /// What `f` logs through [`PlainText`], or else through tracing-subscriber's own default

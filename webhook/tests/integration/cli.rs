@@ -1,4 +1,4 @@
-//! The binary's `cname` subcommand, run as a platform engineer runs it.
+//! The binary run as a platform engineer runs it: the `cname` subcommand, and its logs.
 
 use std::process::Command;
 
@@ -48,4 +48,58 @@ fn the_cname_subcommand_refuses_a_bad_domain_naming_it() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("app/customer.com"), "{stderr}");
+}
+
+#[test]
+fn batched_log_lines_are_held_back_and_written_at_exit() {
+    use std::io::{BufRead, BufReader};
+    /// Kills the server if the test fails before it exits.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_dns01-webhook"))
+            .args([
+                "local",
+                "--listen",
+                "127.0.0.1:0",
+                "--dns-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--log-flush-interval", "60m"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut server.0;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut before = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let ready = line.contains("Press Ctrl-C to stop.");
+        before.push(line);
+        if ready {
+            break;
+        }
+    }
+    // The server is up and has logged its start, but an hour's batch is not written yet.
+    assert!(
+        !before.iter().any(|l| l.contains("local mode ready")),
+        "{before:#?}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let after: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success());
+    // At exit, every held line is written, in order.
+    let ready = after.iter().position(|l| l.contains("local mode ready"));
+    let shutting = after.iter().position(|l| l.contains("shutting down"));
+    assert!(ready.is_some() && ready < shutting, "{after:#?}");
 }
