@@ -145,8 +145,13 @@ pub struct BatchedLine<'a>(&'a BatchedWriter);
 impl io::Write for BatchedLine<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let shared = &self.0.shared;
-        if shared.immediate {
+        // Once the guard is gone (lines logged while the runtime shuts down), nothing would
+        // write a batch out any more.
+        if shared.immediate || shared.stop.load(Ordering::Acquire) {
             let mut out = lock(&shared.out);
+            // Lines still buffered go first, to keep the order.
+            let batch = std::mem::take(&mut *lock(&shared.lines));
+            out.write_all(&batch)?;
             out.write_all(buf)?;
             out.flush()?;
             return Ok(buf.len());
@@ -583,6 +588,19 @@ mod tests {
         }
         // The line that takes the batch to the limit writes it, without waiting for the hour.
         assert_eq!(sink.calls().concat().len(), BATCH_LIMIT);
+    }
+
+    #[test]
+    fn lines_after_the_guard_is_dropped_are_written_at_once() {
+        let sink = Writes::default();
+        let (writer, guard) = BatchedWriter::new(sink.clone(), Duration::from_secs(3600)).unwrap();
+        line(&writer, "before\n");
+        drop(guard);
+        line(&writer, "after\n");
+        assert_eq!(
+            sink.calls(),
+            vec![b"before\n".to_vec(), b"after\n".to_vec()]
+        );
     }
 
     #[test]
