@@ -50,10 +50,16 @@ impl fmt::Debug for BatchedWriter {
 
 struct Batch {
     lines: Mutex<Vec<u8>>,
-    out: Mutex<Box<dyn io::Write + Send>>,
+    out: Mutex<Output>,
     stop: AtomicBool,
     /// No batching (a zero interval): each line is written at once.
     immediate: bool,
+}
+
+/// Where batches go, and the buffer that takes turns with [`Batch::lines`].
+struct Output {
+    sink: Box<dyn io::Write + Send>,
+    spare: Vec<u8>,
 }
 
 /// Keeps the [`BatchedWriter`]'s thread running; dropping it writes the last lines and stops it.
@@ -81,7 +87,10 @@ impl BatchedWriter {
         let writer = Self {
             shared: Arc::new(Batch {
                 lines: Mutex::new(Vec::with_capacity(if immediate { 0 } else { BATCH_LIMIT })),
-                out: Mutex::new(Box::new(out)),
+                out: Mutex::new(Output {
+                    sink: Box::new(out),
+                    spare: Vec::new(),
+                }),
                 stop: AtomicBool::new(false),
                 immediate,
             }),
@@ -101,7 +110,8 @@ impl BatchedWriter {
             .spawn(move || {
                 while !shared.stop.load(Ordering::Acquire) {
                     std::thread::park_timeout(interval);
-                    shared.write_out();
+                    // Nowhere to report a failed log write; that batch is lost.
+                    let _ = shared.write_out(&[]);
                 }
             })?;
         Ok((
@@ -115,15 +125,22 @@ impl BatchedWriter {
 }
 
 impl Batch {
-    /// Writes the buffered lines. The output lock is taken first, so batches are written in
-    /// the order they were taken.
-    fn write_out(&self) {
+    /// Writes the buffered lines, then `line`. The output lock is taken first, so batches are
+    /// written in the order they were taken; the two buffers take turns, so writing a batch
+    /// allocates nothing.
+    fn write_out(&self, line: &[u8]) -> io::Result<()> {
         let mut out = lock(&self.out);
-        let batch = std::mem::replace(&mut *lock(&self.lines), Vec::with_capacity(BATCH_LIMIT));
-        if !batch.is_empty() {
-            // Nowhere to report a failed log write; the next batch tries again.
-            let _ = out.write_all(&batch).and_then(|()| out.flush());
+        let Output { sink, spare } = &mut *out;
+        std::mem::swap(&mut *lock(&self.lines), spare);
+        if spare.is_empty() && line.is_empty() {
+            return Ok(());
         }
+        let result = sink
+            .write_all(spare)
+            .and_then(|()| sink.write_all(line))
+            .and_then(|()| sink.flush());
+        spare.clear();
+        result
     }
 }
 
@@ -134,7 +151,7 @@ impl Drop for BatchGuard {
             thread.thread().unpark();
             let _ = thread.join();
         }
-        self.writer.shared.write_out();
+        let _ = self.writer.shared.write_out(&[]);
     }
 }
 
@@ -148,12 +165,8 @@ impl io::Write for BatchedLine<'_> {
         // Once the guard is gone (lines logged while the runtime shuts down), nothing would
         // write a batch out any more.
         if shared.immediate || shared.stop.load(Ordering::Acquire) {
-            let mut out = lock(&shared.out);
             // Lines still buffered go first, to keep the order.
-            let batch = std::mem::take(&mut *lock(&shared.lines));
-            out.write_all(&batch)?;
-            out.write_all(buf)?;
-            out.flush()?;
+            shared.write_out(buf)?;
             return Ok(buf.len());
         }
         let full = {
@@ -162,7 +175,7 @@ impl io::Write for BatchedLine<'_> {
             lines.len() >= BATCH_LIMIT
         };
         if full {
-            shared.write_out();
+            shared.write_out(&[])?;
         }
         Ok(buf.len())
     }

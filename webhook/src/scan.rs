@@ -25,13 +25,13 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     zero_bytes(word ^ (ONES * u64::from(byte)))
 }
 
-/// The first word of `bytes[offset..]`, padded with `pad` past the end.
+/// The first word of `bytes[offset..]`, padded past the end with a byte neither scan looks for.
 #[inline]
-fn word_at(bytes: &[u8], offset: usize, pad: u8) -> u64 {
+fn word_at(bytes: &[u8], offset: usize) -> u64 {
     if let Some(Ok(chunk)) = bytes.get(offset..offset + 8).map(<[u8; 8]>::try_from) {
         return u64::from_le_bytes(chunk);
     }
-    let mut chunk = [pad; 8];
+    let mut chunk = [b'a'; 8];
     let rest = bytes.get(offset..).unwrap_or_default();
     let n = rest.len().min(8);
     chunk[..n].copy_from_slice(&rest[..n]);
@@ -43,7 +43,7 @@ fn word_at(bytes: &[u8], offset: usize, pad: u8) -> u64 {
 pub(crate) fn first_special(bytes: &[u8]) -> usize {
     let mut offset = 0;
     while offset < bytes.len() {
-        let word = word_at(bytes, offset, b'a');
+        let word = word_at(bytes, offset);
         let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_below(word, 0x20);
         if found != 0 {
             // Little-endian: the lowest bit set is the first byte found.
@@ -59,7 +59,7 @@ pub(crate) fn first_special(bytes: &[u8]) -> usize {
 /// controls. A cheap filter, to be followed by a check per character.
 pub(crate) fn may_hold_control(bytes: &[u8]) -> bool {
     (0..bytes.len()).step_by(8).any(|offset| {
-        let word = word_at(bytes, offset, b'a');
+        let word = word_at(bytes, offset);
         bytes_below(word, 0x20) | bytes_equal(word, 0x7f) | bytes_equal(word, 0xc2) != 0
     })
 }
