@@ -512,6 +512,11 @@ impl KubeFake {
         self.state.lock().unwrap().rules.push(rule);
     }
 
+    /// Removes every allow rule: from now on every SubjectAccessReview is denied.
+    pub fn revoke_all(&self) {
+        self.state.lock().unwrap().rules.clear();
+    }
+
     /// Requires every request to carry `Authorization: Bearer <token>` or (TLS mode) a
     /// verified client certificate; others get 401.
     pub fn require_bearer(&self, token: &str) {

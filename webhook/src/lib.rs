@@ -52,6 +52,25 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
 /// Default limit of a request body (1 MiB); larger bodies get HTTP 413.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
+/// Task polls between two looks at the sockets: twice tokio's default of 61, because a
+/// challenge request takes two polls (the coordinator yields once, to let concurrent callers
+/// join its batch) where most requests take one.
+///
+/// With the default, a busy worker would look at its sockets every ~30 challenge requests
+/// instead of every ~61. In the benchmark (`dns01-bench`, 64 connections on 2 cores, four
+/// alternating runs each) this moved p99 latency at concurrency 64 from 1.8-2.2 to 1.45-1.7
+/// times the baseline's, with throughput unchanged within the noise; 255 did no better.
+pub const RUNTIME_EVENT_INTERVAL: u32 = 122;
+
+/// The multi-threaded runtime the webhook binary runs on: tokio's defaults (one worker per
+/// core, `TOKIO_WORKER_THREADS` to override), with [`RUNTIME_EVENT_INTERVAL`].
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .event_interval(RUNTIME_EVENT_INTERVAL)
+        .build()
+}
+
 /// Everything the handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {

@@ -273,9 +273,14 @@ fn init_logging(log: &LogArgs) -> anyhow::Result<BatchGuard> {
     Ok(guard)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    dns01_webhook::runtime()
+        .context("cannot start the async runtime")?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Cname(args)) => cname(&args),
         Some(Command::Local { args, log }) => {

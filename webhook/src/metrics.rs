@@ -14,8 +14,9 @@
 //! Label values come from fixed sets (solver names, actions, outcome labels, Gandi operations,
 //! HTTP status codes), never from request content, so cardinality stays bounded.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -23,6 +24,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use foldhash::fast::RandomState;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -82,6 +84,9 @@ pub struct Metrics {
     upstream_latency: Family<OperationLabels, Histogram>,
     retries: Family<OperationLabels, Counter>,
     rate_limit_wait: Histogram,
+    /// The counter and histogram of each (solver, action, outcome) seen: one lookup with a
+    /// fast hash per request instead of one SipHash lookup per family. Bounded like the labels.
+    request_handles: Mutex<HashMap<RequestLabels, (Counter, Histogram), RandomState>>,
 }
 
 impl Default for Metrics {
@@ -149,6 +154,7 @@ impl Metrics {
             upstream_latency,
             retries,
             rate_limit_wait,
+            request_handles: Mutex::default(),
         }
     }
 
@@ -161,20 +167,31 @@ impl Metrics {
         outcome: &'static str,
         elapsed: Duration,
     ) {
-        let solver = SolverLabel(solver.clone());
-        self.latency
-            .get_or_create(&LatencyLabels {
-                solver: solver.clone(),
-                action,
-            })
-            .observe(elapsed.as_secs_f64());
-        self.requests
-            .get_or_create(&RequestLabels {
-                solver,
-                action,
-                outcome,
-            })
-            .inc();
+        let labels = RequestLabels {
+            solver: SolverLabel(solver.clone()),
+            action,
+            outcome,
+        };
+        let mut handles = self
+            .request_handles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (counter, histogram) = match handles.get(&labels) {
+            Some(found) => found,
+            None => {
+                let counter = self.requests.get_or_create(&labels).clone();
+                let histogram = self
+                    .latency
+                    .get_or_create(&LatencyLabels {
+                        solver: labels.solver.clone(),
+                        action,
+                    })
+                    .clone();
+                handles.entry(labels).or_insert((counter, histogram))
+            }
+        };
+        histogram.observe(elapsed.as_secs_f64());
+        counter.inc();
     }
 
     /// Marks a request in flight until the guard is dropped.
@@ -280,6 +297,32 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"dns01_webhook_upstream_retries_total{operation="read_txt"} 1"#));
+    }
+
+    #[test]
+    fn repeated_requests_add_up_under_their_own_labels() {
+        let m = Arc::new(Metrics::new());
+        let (gandi, memory) = (Arc::from("gandi"), Arc::from("memory"));
+        for _ in 0..3 {
+            m.observe_request(&gandi, "Present", "success", Duration::from_millis(20));
+        }
+        m.observe_request(&gandi, "Present", "timeout", Duration::from_secs(30));
+        m.observe_request(&gandi, "CleanUp", "success", Duration::from_millis(5));
+        // An equal name in another allocation is the same label.
+        m.observe_request(&Arc::from("gandi"), "Present", "success", Duration::ZERO);
+        m.observe_request(&memory, "Present", "success", Duration::ZERO);
+        let text = m.encode();
+        for line in [
+            r#"dns01_webhook_requests_total{solver="gandi",action="Present",outcome="success"} 4"#,
+            r#"dns01_webhook_requests_total{solver="gandi",action="Present",outcome="timeout"} 1"#,
+            r#"dns01_webhook_requests_total{solver="gandi",action="CleanUp",outcome="success"} 1"#,
+            r#"dns01_webhook_requests_total{solver="memory",action="Present",outcome="success"} 1"#,
+            r#"dns01_webhook_request_duration_seconds_count{solver="gandi",action="Present"} 5"#,
+            r#"dns01_webhook_request_duration_seconds_count{solver="gandi",action="CleanUp"} 1"#,
+            r#"dns01_webhook_request_duration_seconds_count{solver="memory",action="Present"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! A small time-bounded cache for authentication and authorisation decisions, and
 //! [`SingleFlight`], which makes concurrent misses for one key share one computation.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -32,10 +33,23 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 
     /// The cached value for `key`, if present and not expired.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.get_until(key).map(|(value, _)| value)
+    }
+
+    /// The cached value for `key` and when it expires, if present and not expired.
+    pub fn get_until<Q>(&self, key: &Q) -> Option<(V, Instant)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(key) {
-            Some((expires, value)) if *expires > Instant::now() => Some(value.clone()),
+            Some((expires, value)) if *expires > Instant::now() => Some((value.clone(), *expires)),
             Some(_) => {
                 entries.remove(key);
                 None
@@ -44,12 +58,23 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
     }
 
-    /// Stores `value` for `key` for `ttl`; a zero `ttl` stores nothing.
-    pub fn insert(&self, key: K, value: V, ttl: Duration) {
+    /// Stores `value` for `key` for `ttl`, and says until when; a zero `ttl` stores nothing
+    /// (and says `None`).
+    pub fn insert(&self, key: K, value: V, ttl: Duration) -> Option<Instant> {
         if ttl.is_zero() {
+            return None;
+        }
+        let expires = Instant::now().checked_add(ttl)?;
+        self.insert_until(key, value, expires);
+        Some(expires)
+    }
+
+    /// Stores `value` for `key` until `expires` (nothing if that has passed).
+    pub fn insert_until(&self, key: K, value: V, expires: Instant) {
+        let now = Instant::now();
+        if expires <= now {
             return;
         }
-        let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.capacity {
             entries.retain(|_, (expires, _)| *expires > now);
@@ -57,7 +82,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
                 entries.clear();
             }
         }
-        entries.insert(key, (now + ttl, value));
+        entries.insert(key, (expires, value));
     }
 
     /// Number of entries currently held (expired ones included until touched).
@@ -161,6 +186,26 @@ mod tests {
         assert_eq!(cache.get(&"a"), Some(1));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(&"a"), None);
+    }
+
+    #[test]
+    fn an_entry_stored_until_an_instant_says_when_it_expires() {
+        let cache: TtlCache<Box<[u8]>, u8> = TtlCache::new(10);
+        let until = Instant::now() + Duration::from_millis(30);
+        cache.insert_until(Box::from(&b"k"[..]), 1, until);
+        assert_eq!(cache.get_until(&b"k"[..]), Some((1, until)));
+        cache.insert_until(Box::from(&b"past"[..]), 2, Instant::now());
+        assert_eq!(
+            cache.get(&b"past"[..]),
+            None,
+            "an instant already passed stores nothing"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get(&b"k"[..]), None);
+        let expires = cache.insert(Box::from(&b"t"[..]), 3, Duration::from_secs(60));
+        assert_eq!(cache.get_until(&b"t"[..]).map(|(_, at)| at), expires);
+        assert_eq!(cache.insert(Box::from(&b"z"[..]), 4, Duration::ZERO), None);
+        assert_eq!(cache.get(&b"z"[..]), None);
     }
 
     #[test]

@@ -11,9 +11,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::Either;
 use http::{Method, StatusCode};
 
-use super::{AccessAttributes, Authenticator, ErrorChain, UserInfo};
+use super::authenticator::GrantKey;
+use super::requestheader::strip_identity_headers;
+use super::{AccessAttributes, Authenticator, CompiledAuthConfig, ErrorChain, UserInfo};
 use crate::tls::PeerCertificates;
 
 /// What a request is, for authorisation.
@@ -156,24 +159,71 @@ pub struct AuthState {
 
 impl AuthState {
     /// Authenticates and authorises `request`; on success returns it with identity headers
-    /// removed and the [`UserInfo`] inserted as an extension, else the error response.
-    pub async fn check(&self, mut request: Request) -> Result<Request, Response> {
+    /// removed and the [`UserInfo`] inserted as an extension (an `Arc<UserInfo>`), else the
+    /// error response.
+    ///
+    /// A request with a client certificate chain whose every deciding input (configuration,
+    /// chain, method, path, identity headers) equals that of a request let through before is
+    /// let through again as the same user, without redoing the work, for as long as the cached
+    /// chain verification and authorisation decision it was made of would hold.
+    pub async fn check(&self, request: Request) -> Result<Request, Response> {
+        match self.check_granted(request) {
+            Granted::Yes(request) => Ok(request),
+            Granted::No(request, pending) => self.check_in_full(request, pending).await,
+        }
+    }
+
+    /// The part of [`check`](Self::check) that needs no waiting: a request let through by a
+    /// grant, ready for the handler, or what the full check starts from.
+    fn check_granted(&self, mut request: Request) -> Granted {
+        let authenticator = &self.authenticator;
+        let config = authenticator.config_source().current();
+        let grant_key = request
+            .extensions()
+            .get::<PeerCertificates>()
+            .filter(|peer| !peer.chain().is_empty())
+            .map(|peer| {
+                GrantKey::new(
+                    &config,
+                    peer,
+                    request.method(),
+                    request.uri().path(),
+                    request.headers(),
+                )
+            });
+        if let Some(user) = grant_key
+            .as_ref()
+            .and_then(|key| authenticator.granted(key))
+        {
+            strip_identity_headers(&config.identity_headers, request.headers_mut());
+            request.extensions_mut().insert(user);
+            return Granted::Yes(request);
+        }
+        Granted::No(request, Pending { config, grant_key })
+    }
+
+    /// The rest of [`check`](Self::check), for a request no grant lets through.
+    async fn check_in_full(
+        &self,
+        mut request: Request,
+        Pending { config, grant_key }: Pending,
+    ) -> Result<Request, Response> {
+        let authenticator = &self.authenticator;
         let kind = classify(request.method(), request.uri().path());
         if kind == RequestKind::Health {
             return Ok(request);
         }
-        let result = self
-            .authenticator
-            .authenticate(
+        let result = authenticator
+            .authenticate_with(
+                &config,
                 request.extensions().get::<PeerCertificates>(),
                 request.headers(),
             )
             .await;
-        self.authenticator
-            .strip_identity_headers(request.headers_mut());
-        let user = match result {
-            Ok(Some(user)) => user,
-            Ok(None) => {
+        strip_identity_headers(&config.identity_headers, request.headers_mut());
+        let (user, validity) = match result {
+            Ok((Some(user), validity)) => (user, validity),
+            Ok((None, _)) => {
                 tracing::debug!(path = request.uri().path(), "anonymous request refused");
                 return Err(unauthorized());
             }
@@ -187,13 +237,19 @@ impl AuthState {
             RequestKind::Resource(a) | RequestKind::NonResource(a) => Some(a),
         };
         let user = match attributes {
-            None => user,
+            None => Arc::new(user),
             Some(attributes) => {
                 let key = (user, attributes);
                 let (user, attributes) = &key;
-                match self.authenticator.authorize_request(&key).await {
-                    Ok(decision) if decision.allowed => {}
-                    Ok(decision) => {
+                match authenticator.authorize_with(&key).await {
+                    Ok((decision, until)) if decision.allowed => {
+                        let user = Arc::new(key.0);
+                        if let Some(grant_key) = grant_key {
+                            authenticator.grant(grant_key, user.clone(), validity, until);
+                        }
+                        user
+                    }
+                    Ok((decision, _)) => {
                         tracing::info!(user = %user.username, ?attributes, reason = %decision.reason, "request denied");
                         return Err(forbidden(user, attributes, &decision.reason));
                     }
@@ -207,12 +263,25 @@ impl AuthState {
                         ));
                     }
                 }
-                key.0
             }
         };
         request.extensions_mut().insert(user);
         Ok(request)
     }
+}
+
+/// The outcome of [`AuthState::check_granted`].
+enum Granted {
+    /// Let through by a grant.
+    Yes(Request),
+    /// To be checked in full, from this.
+    No(Request, Pending),
+}
+
+/// What the full check takes over from the grant lookup.
+struct Pending {
+    config: Arc<CompiledAuthConfig>,
+    grant_key: Option<GrantKey>,
 }
 
 /// The middleware as a function, for `axum::middleware::from_fn_with_state(state, middleware)`.
@@ -264,7 +333,10 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    /// A request let through by a grant goes straight on (no box, no waiting); the others are
+    /// checked in full first.
+    type Future =
+        Either<S::Future, Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -274,13 +346,17 @@ where
         // The clone is not ready; swap it in and use the ready one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (request, pending) = match self.state.check_granted(request) {
+            Granted::Yes(request) => return Either::Left(inner.call(request)),
+            Granted::No(request, pending) => (request, pending),
+        };
         let state = self.state.clone();
-        Box::pin(async move {
-            match state.check(request).await {
+        Either::Right(Box::pin(async move {
+            match state.check_in_full(request, pending).await {
                 Ok(request) => inner.call(request).await,
                 Err(response) => Ok(response),
             }
-        })
+        }))
     }
 }
 

@@ -35,12 +35,12 @@ struct Env {
 
 async fn handler(
     hits: Arc<AtomicUsize>,
-    user: Option<Extension<UserInfo>>,
+    user: Option<Extension<Arc<UserInfo>>>,
     req: Request,
 ) -> axum::Json<Value> {
     hits.fetch_add(1, Ordering::SeqCst);
     axum::Json(serde_json::json!({
-        "user": user.map(|Extension(u)| u),
+        "user": user.map(|Extension(u)| UserInfo::clone(&u)),
         "sawRemoteUser": req.headers().contains_key("x-remote-user"),
         "sawAuthorization": req.headers().contains_key("authorization"),
         "sawPeerCertificates": req.extensions().get::<tls::PeerCertificates>().is_some(),
@@ -48,6 +48,10 @@ async fn handler(
 }
 
 async fn env_with(allowed_names: &[&str]) -> Env {
+    env_with_options(allowed_names, auth::AuthOptions::default()).await
+}
+
+async fn env_with_options(allowed_names: &[&str], options: auth::AuthOptions) -> Env {
     let fake = KubeFake::start().await;
     let front_ca = TestCa::new("front-proxy-ca");
     let client_ca = TestCa::new("cluster client ca");
@@ -61,7 +65,11 @@ async fn env_with(allowed_names: &[&str]) -> Env {
     let source = AuthConfigSource::from_configmap(kube.clone())
         .await
         .unwrap();
-    let authenticator = Arc::new(Authenticator::new(source.clone(), Some(kube)));
+    let authenticator = Arc::new(Authenticator::with_options(
+        source.clone(),
+        Some(kube),
+        options,
+    ));
     let hits = Arc::new(AtomicUsize::new(0));
     let (h1, h2) = (hits.clone(), hits.clone());
     let router = Router::new()
@@ -373,6 +381,100 @@ async fn allow_and_deny_decisions_are_cached() {
     assert_eq!(env.post(Some(&proxy), &mallory).await.0, 403);
     assert_eq!(env.post(Some(&proxy), &mallory).await.0, 403);
     assert_eq!(env.fake.sar_count(), 2);
+}
+
+#[tokio::test]
+async fn a_request_let_through_again_from_a_grant_keeps_its_own_identity() {
+    let env = env().await;
+    for user in ["alice", "bob"] {
+        env.fake
+            .allow(SarRule::user(user, "create", GROUP, "gandi"));
+    }
+    let proxy = env.front_proxy_cert();
+    // The first request asks for a decision, the second finds it cached and records a grant,
+    // the third is let through by the grant.
+    for round in 0..3 {
+        let (status, body) = env.post(Some(&proxy), &alice_headers()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["user"]["username"], "alice", "round {round}");
+        assert_eq!(body["user"]["extra"]["scopes"], serde_json::json!(["dns"]));
+        assert_eq!(
+            body["sawRemoteUser"], false,
+            "identity headers reached the handler"
+        );
+    }
+    assert_eq!(env.authenticator.grant_count(), 1);
+    assert_eq!(env.fake.sar_count(), 1);
+    // Same front proxy, same path: another user, or the same user with another group, is
+    // another identity, decided on its own.
+    let bob = [("X-Remote-User", "bob"), ("X-Remote-Group", "team-a")];
+    let (status, body) = env.post(Some(&proxy), &bob).await;
+    assert_eq!(
+        (status, &body["user"]["username"]),
+        (200, &Value::from("bob"))
+    );
+    let mut alice_more = alice_headers();
+    alice_more.push(("X-Remote-Group", "team-b"));
+    let (status, body) = env.post(Some(&proxy), &alice_more).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["user"]["groups"],
+        serde_json::json!(["team-a", "team-b"])
+    );
+    let sars = env.fake.sar_requests();
+    assert_eq!(sars.len(), 3);
+    assert_eq!(sars[1]["user"], "bob");
+    assert_eq!(sars[2]["groups"], serde_json::json!(["team-a", "team-b"]));
+    // Denials are never granted.
+    let mallory = [("X-Remote-User", "mallory")];
+    for _ in 0..3 {
+        assert_eq!(env.post(Some(&proxy), &mallory).await.0, 403);
+    }
+    assert_eq!(env.authenticator.grant_count(), 1);
+}
+
+#[tokio::test]
+async fn a_grant_ends_with_the_decision_it_was_made_of() {
+    let options = auth::AuthOptions {
+        allow_cache_ttl: Duration::from_millis(300),
+        ..auth::AuthOptions::default()
+    };
+    let env = env_with_options(&[FRONT_PROXY_CN], options).await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let proxy = env.front_proxy_cert();
+    for _ in 0..3 {
+        assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    }
+    assert_eq!(env.authenticator.grant_count(), 1);
+    env.fake.revoke_all();
+    // Still allowed while the decision is cached...
+    assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    // ...and asked again once it expires, grant or not.
+    let (status, body) = env.post(Some(&proxy), &alice_headers()).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(env.fake.sar_count(), 2);
+}
+
+#[tokio::test]
+async fn a_grant_is_not_used_under_a_new_configuration() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let proxy = env.front_proxy_cert();
+    for _ in 0..3 {
+        assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    }
+    assert_eq!(env.authenticator.grant_count(), 1);
+    env.fake.set_configmap(
+        "kube-system",
+        "extension-apiserver-authentication",
+        authentication_configmap(Some(&env.front_ca), Some(&env.client_ca), &["new-proxy"]),
+    );
+    assert!(env.source.refresh().await.unwrap());
+    let (status, body) = env.post(Some(&proxy), &alice_headers()).await;
+    assert_unauthorized(status, &body);
 }
 
 #[tokio::test]
