@@ -433,6 +433,21 @@ async fn a_request_let_through_again_from_a_grant_keeps_its_own_identity() {
     assert_eq!(env.authenticator.grant_count(), 1);
 }
 
+/// Allows alice, and sends her request until a grant lets it through; returns the front
+/// proxy's certificate it was sent with.
+async fn grant_alice(env: &Env) -> TestCert {
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let proxy = env.front_proxy_cert();
+    // The first request asks for a decision, the second finds it cached and records a grant,
+    // the third is let through by the grant.
+    for _ in 0..3 {
+        assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
+    }
+    assert_eq!(env.authenticator.grant_count(), 1);
+    proxy
+}
+
 #[tokio::test]
 async fn a_grant_ends_with_the_decision_it_was_made_of() {
     let options = auth::AuthOptions {
@@ -440,13 +455,7 @@ async fn a_grant_ends_with_the_decision_it_was_made_of() {
         ..auth::AuthOptions::default()
     };
     let env = env_with_options(&[FRONT_PROXY_CN], options).await;
-    env.fake
-        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
-    let proxy = env.front_proxy_cert();
-    for _ in 0..3 {
-        assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
-    }
-    assert_eq!(env.authenticator.grant_count(), 1);
+    let proxy = grant_alice(&env).await;
     env.fake.revoke_all();
     // Still allowed while the decision is cached...
     assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
@@ -460,13 +469,7 @@ async fn a_grant_ends_with_the_decision_it_was_made_of() {
 #[tokio::test]
 async fn a_grant_is_not_used_under_a_new_configuration() {
     let env = env().await;
-    env.fake
-        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
-    let proxy = env.front_proxy_cert();
-    for _ in 0..3 {
-        assert_eq!(env.post(Some(&proxy), &alice_headers()).await.0, 200);
-    }
-    assert_eq!(env.authenticator.grant_count(), 1);
+    let proxy = grant_alice(&env).await;
     env.fake.set_configmap(
         "kube-system",
         "extension-apiserver-authentication",
