@@ -138,8 +138,8 @@ impl GrantKey {
 
 /// Appends `field` with its length in front.
 pub(crate) fn push_field(key: &mut Vec<u8>, field: &[u8]) {
-    // Header values and paths are far shorter than 4 GiB; a longer one is cut in the length
-    // only, which keeps the encoding unambiguous up to that length.
+    // Header values and paths come through the HTTP parser, whose limits keep them far below
+    // 4 GiB, so the length always fits.
     let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
     key.extend_from_slice(&len.to_le_bytes());
     key.extend_from_slice(field);
@@ -194,8 +194,9 @@ impl Authenticator {
     }
 
     /// Whether `chain` verifies against the `role` CA of `config`, and if so its end entity's
-    /// subject; cached, see [`AuthOptions::chain_cache_ttl`]. Also until when the answer is
-    /// cached (`None`: not cached).
+    /// subject; cached, see [`AuthOptions::chain_cache_ttl`]. Also how long the answer stays
+    /// the same: until its cache entry expires, for ever when `config` has no such CA, or
+    /// [`Validity::Uncached`] when it was not cached.
     fn verify_chain(
         &self,
         config: &CompiledAuthConfig,
