@@ -34,12 +34,12 @@ struct Cli {
     #[arg(long)]
     short: bool,
     /// Measured seconds per concurrency level and server in figure 1, in all rounds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 30.0)]
     seconds: f64,
     /// Rounds per concurrency level in figure 1: the webhook and the baseline take turns, each
     /// round measuring `--seconds / --rounds`, so that a change in the machine's speed during
     /// the run (other tenants of a shared host) weighs on both alike.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     rounds: u32,
     /// Warm-up seconds before each round of figure 1 (new connections, filled caches).
     #[arg(long, default_value_t = 0.5)]

@@ -39,7 +39,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
 use axum::routing::{get, post};
 
 use crate::metrics::Metrics;
@@ -107,14 +106,30 @@ impl AppState {
 /// The aggregated API server's router: health, discovery, and one `create` resource per solver.
 pub fn router(state: AppState) -> Router {
     use api::handler;
-    let mut api = Router::new()
+    let state = Arc::new(state);
+    let api = Router::new()
         .route("/apis", get(handler::apis))
         .route("/apis/{group}", get(handler::group))
         .route("/apis/{group}/{version}", get(handler::resources))
-        .route("/apis/{group}/{version}/{solver}", post(handler::challenge));
-    // The served paths, also as plain routes: they answer the same, without the cost of path
-    // parameters. Any other name (empty, or with characters the router reads as patterns or
-    // separators) keeps to the route above, which serves it all the same.
+        .route("/apis/{group}/{version}/{solver}", post(handler::challenge))
+        .method_not_allowed_fallback(handler::method_not_allowed)
+        .fallback(handler::not_found);
+    // One `layer` call with both layers: each call wraps every route in one more boxed
+    // service, which costs every request.
+    let body_limit = DefaultBodyLimit::max(state.body_limit);
+    let mut api = match &state.auth {
+        Some(authenticator) => api.layer(
+            tower::ServiceBuilder::new()
+                .layer(auth::layer(authenticator.clone()))
+                .layer(body_limit),
+        ),
+        None => api.layer(body_limit),
+    };
+    // The served paths, also as routes of their own, added after the layers: each checks
+    // and limits its requests itself (see `api::route`), and they answer the same, without
+    // the cost of path parameters and layers. Any other name (empty, or with characters the
+    // router reads as patterns or separators) keeps to the route above, which serves it all
+    // the same.
     let plain = |segment: &str| {
         !segment.is_empty()
             && segment
@@ -130,33 +145,13 @@ pub fn router(state: AppState) -> Router {
             state.group_name,
             api::discovery::VERSION
         );
-        let name: Arc<str> = Arc::from(name.as_str());
-        api = api.route(
-            &path,
-            post(move |State(state): State<Arc<AppState>>, body| async move {
-                handler::challenge_for(&state, &name, body).await
-            }),
-        );
+        api = api.route_service(&path, api::route::SolverRoute::new(state.clone(), name));
     }
-    let api = api
-        .method_not_allowed_fallback(handler::method_not_allowed)
-        .fallback(handler::not_found);
-    // One `layer` call with both layers: each call wraps every route in one more boxed
-    // service, which costs every request.
-    let body_limit = DefaultBodyLimit::max(state.body_limit);
-    let api = match &state.auth {
-        Some(authenticator) => api.layer(
-            tower::ServiceBuilder::new()
-                .layer(auth::layer(authenticator.clone()))
-                .layer(body_limit),
-        ),
-        None => api.layer(body_limit),
-    };
     Router::new()
         .route("/healthz", get(handler::health))
         .route("/livez", get(handler::health))
         .route("/readyz", get(handler::health))
         .merge(api)
         // Behind an `Arc`: the router clones its state for every request.
-        .with_state(Arc::new(state))
+        .with_state(state)
 }

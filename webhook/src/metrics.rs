@@ -195,9 +195,9 @@ impl Metrics {
     }
 
     /// Marks a request in flight until the guard is dropped.
-    pub fn in_flight(self: &Arc<Self>) -> InFlight {
+    pub fn in_flight(&self) -> InFlight<'_> {
         self.in_flight.inc();
-        InFlight(self.clone())
+        InFlight(self)
     }
 
     /// The metrics in the Prometheus text format.
@@ -211,9 +211,9 @@ impl Metrics {
 
 /// Decrements the in-flight gauge when dropped.
 #[derive(Debug)]
-pub struct InFlight(Arc<Metrics>);
+pub struct InFlight<'a>(&'a Metrics);
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.dec();
     }

@@ -90,6 +90,25 @@ fn check_version(group: &str, version: &str) -> Result<(), ApiError> {
     )))
 }
 
+/// Why the body of a challenge request could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// It is longer than the body limit.
+    TooLarge,
+    /// Anything else, described.
+    Unreadable(String),
+}
+
+impl From<BytesRejection> for BodyError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::TooLarge
+        } else {
+            Self::Unreadable(rejection.to_string())
+        }
+    }
+}
+
 /// How one challenge request went, for the metrics and the log line.
 struct Outcome {
     action: Option<Action>,
@@ -120,17 +139,17 @@ pub async fn challenge(
         &version,
         &solver_name,
         &Arc::from(label),
-        body,
+        body.map_err(BodyError::from),
     )
     .await
 }
 
-/// [`challenge`] for the path of one served solver, routed without path parameters (the
-/// router's parameter handling costs more than the rest of the routing of a request).
-pub async fn challenge_for(
+/// [`challenge`] for the path of one served solver, routed without path parameters (see
+/// [`super::route`]).
+pub(crate) async fn challenge_for(
     state: &AppState,
     solver_name: &Arc<str>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
 ) -> Response {
     answer(
         state,
@@ -150,7 +169,7 @@ async fn answer(
     version: &str,
     solver_name: &str,
     label: &Arc<str>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
 ) -> Response {
     let started = Instant::now();
     let _in_flight = state.metrics.in_flight();
@@ -240,7 +259,7 @@ async fn handle<'p>(
     group: &str,
     version: &str,
     solver_name: &str,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
     payload: &'p mut Option<ChallengePayload>,
     outcome: &mut Outcome,
 ) -> Result<&'p ChallengePayload, ApiError> {
@@ -254,14 +273,13 @@ async fn handle<'p>(
             known.join(", ")
         )));
     };
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!(
-                "request body is larger than the {} bytes accepted",
-                state.body_limit
-            ))
-        } else {
-            ApiError::BadRequest(format!("could not read the request body: {rejection}"))
+    let body = body.map_err(|err| match err {
+        BodyError::TooLarge => ApiError::PayloadTooLarge(format!(
+            "request body is larger than the {} bytes accepted",
+            state.body_limit
+        )),
+        BodyError::Unreadable(reason) => {
+            ApiError::BadRequest(format!("could not read the request body: {reason}"))
         }
     })?;
     let payload = payload.insert(parse_payload(&body)?);

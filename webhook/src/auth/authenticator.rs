@@ -409,6 +409,12 @@ impl Authenticator {
         self.grants.get(key.0.as_slice())
     }
 
+    /// Whether a request with this key is let through, as [`granted`](Self::granted) would
+    /// say, without taking a reference to the user.
+    pub(crate) fn is_granted(&self, key: &GrantKey) -> bool {
+        self.grants.contains(key.0.as_slice())
+    }
+
     /// Remembers that requests with `key` are let through as `user`, while both the identity
     /// (`validity`) and the decision (`decided_until`) would be answered the same from the
     /// caches; nothing when either is not cached.

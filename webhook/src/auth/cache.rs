@@ -47,9 +47,28 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         K: Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
+        self.with_live(key, |value, expires| (value.clone(), expires))
+    }
+
+    /// Whether `key` has a value that has not expired (without copying the value).
+    pub fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.with_live(key, |_, _| ()).is_some()
+    }
+
+    /// `f` of the value for `key` and its expiry, if present and not expired; an expired entry
+    /// is removed.
+    fn with_live<Q, R>(&self, key: &Q, f: impl FnOnce(&V, Instant) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(key) {
-            Some((expires, value)) if *expires > Instant::now() => Some((value.clone(), *expires)),
+            Some((expires, value)) if *expires > Instant::now() => Some(f(value, *expires)),
             Some(_) => {
                 entries.remove(key);
                 None
@@ -186,6 +205,19 @@ mod tests {
         assert_eq!(cache.get(&"a"), Some(1));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(&"a"), None);
+    }
+
+    #[test]
+    fn contains_says_what_get_would_find_and_forgets_what_expired() {
+        let cache = TtlCache::new(10);
+        cache.insert("a", 1, Duration::from_millis(30));
+        cache.insert("b", 2, Duration::from_secs(60));
+        assert!(cache.contains(&"a") && cache.contains(&"b"));
+        assert!(!cache.contains(&"c"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!cache.contains(&"a"));
+        assert_eq!(cache.len(), 1, "the expired entry was removed");
+        assert!(cache.contains(&"b"));
     }
 
     #[test]

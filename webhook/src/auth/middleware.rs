@@ -176,8 +176,41 @@ impl AuthState {
     /// The part of [`check`](Self::check) that needs no waiting: a request let through by a
     /// grant, ready for the handler, or what the full check starts from.
     fn check_granted(&self, mut request: Request) -> Granted {
-        let authenticator = &self.authenticator;
-        let config = authenticator.config_source().current();
+        let pending = self.pending(&request);
+        match pending
+            .grant_key
+            .as_ref()
+            .and_then(|key| self.authenticator.granted(key))
+        {
+            Some(user) => {
+                strip_identity_headers(&pending.config.identity_headers, request.headers_mut());
+                request.extensions_mut().insert(user);
+                Granted::Yes(request)
+            }
+            None => Granted::No(request, pending),
+        }
+    }
+
+    /// [`check`](Self::check) for a request that goes no further than the caller, which reads
+    /// its body and nothing else: one let through by a grant comes back as it came (its
+    /// identity headers are left, and no user is added, since nothing would look at them);
+    /// any other is checked in full, as by `check`.
+    pub(crate) async fn admit(&self, request: Request) -> Result<Request, Response> {
+        let pending = self.pending(&request);
+        if pending
+            .grant_key
+            .as_ref()
+            .is_some_and(|key| self.authenticator.is_granted(key))
+        {
+            return Ok(request);
+        }
+        self.check_in_full(request, pending).await
+    }
+
+    /// The configuration in force, and the key of a grant for `request` (if it has a client
+    /// certificate chain).
+    fn pending(&self, request: &Request) -> Pending {
+        let config = self.authenticator.config_source().current();
         let grant_key = request
             .extensions()
             .get::<PeerCertificates>()
@@ -191,15 +224,7 @@ impl AuthState {
                     request.headers(),
                 )
             });
-        if let Some(user) = grant_key
-            .as_ref()
-            .and_then(|key| authenticator.granted(key))
-        {
-            strip_identity_headers(&config.identity_headers, request.headers_mut());
-            request.extensions_mut().insert(user);
-            return Granted::Yes(request);
-        }
-        Granted::No(request, Pending { config, grant_key })
+        Pending { config, grant_key }
     }
 
     /// The rest of [`check`](Self::check), for a request no grant lets through.

@@ -52,6 +52,27 @@ async fn env_with(allowed_names: &[&str]) -> Env {
 }
 
 async fn env_with_options(allowed_names: &[&str], options: auth::AuthOptions) -> Env {
+    env_serving(allowed_names, options, |authenticator, hits| {
+        let (h1, h2) = (hits.clone(), hits);
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(|| async { "ok" }))
+            .route(SOLVE, post(move |u, r| handler(h1, u, r)))
+            .route(
+                "/apis/acme.example.com/v1alpha1",
+                get(move |u, r| handler(h2, u, r)),
+            )
+            .layer(auth::layer(authenticator))
+    })
+    .await
+}
+
+/// A server of `app`, made from the authenticator and the handlers' hit counter.
+async fn env_serving(
+    allowed_names: &[&str],
+    options: auth::AuthOptions,
+    app: impl FnOnce(Arc<Authenticator>, Arc<AtomicUsize>) -> Router,
+) -> Env {
     let fake = KubeFake::start().await;
     let front_ca = TestCa::new("front-proxy-ca");
     let client_ca = TestCa::new("cluster client ca");
@@ -71,16 +92,7 @@ async fn env_with_options(allowed_names: &[&str], options: auth::AuthOptions) ->
         options,
     ));
     let hits = Arc::new(AtomicUsize::new(0));
-    let (h1, h2) = (hits.clone(), hits.clone());
-    let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
-        .route(SOLVE, post(move |u, r| handler(h1, u, r)))
-        .route(
-            "/apis/acme.example.com/v1alpha1",
-            get(move |u, r| handler(h2, u, r)),
-        )
-        .layer(auth::layer(authenticator.clone()));
+    let router = app(authenticator.clone(), hits.clone());
     let serving = serving_ca.server_cert(&[]);
     let key = tls::certified_key_from_pem(serving.cert_pem.as_bytes(), serving.key_pem.as_bytes())
         .unwrap();
@@ -464,6 +476,94 @@ async fn a_grant_ends_with_the_decision_it_was_made_of() {
     let (status, body) = env.post(Some(&proxy), &alice_headers()).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(env.fake.sar_count(), 2);
+}
+
+/// The webhook's own router: the route of a served solver is a service of its own, outside
+/// the auth layer, and must refuse, let through, and stop letting through exactly as the layer
+/// does on the parametrised route beside it (which serves a solver whose name is not plain).
+#[tokio::test]
+async fn the_webhooks_solver_route_is_checked_like_the_routes_behind_the_auth_layer() {
+    use dns01_webhook::solver::{Solvers, memory::MemorySolver};
+
+    // Denials are not cached, so that alice is let through as soon as she is allowed.
+    let options = auth::AuthOptions {
+        allow_cache_ttl: Duration::from_millis(300),
+        deny_cache_ttl: Duration::ZERO,
+        ..auth::AuthOptions::default()
+    };
+    let env = env_serving(&[FRONT_PROXY_CN], options, |authenticator, _| {
+        let zone = dns01_core::ZoneName::parse("example.com").unwrap();
+        let mut solvers = Solvers::new();
+        for name in ["gandi", "gandi~2"] {
+            solvers.insert(name.into(), Arc::new(MemorySolver::new(vec![zone.clone()])));
+        }
+        let mut state = dns01_webhook::AppState::new(GROUP, solvers);
+        state.auth = Some(authenticator);
+        dns01_webhook::router(state)
+    })
+    .await;
+    let other = format!("{SOLVE}~2");
+    let proxy = env.front_proxy_cert();
+    let present = crate::support::golden("challenge/present.json").to_string();
+    let send = |method: reqwest::Method, path: &str, identity: Option<&TestCert>| {
+        let mut request = env
+            .client(identity)
+            .request(method, env.url(path))
+            .body(present.clone());
+        for (k, v) in alice_headers() {
+            request = request.header(k, v);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let allow = response.headers().get("allow").cloned();
+            (status, allow, response.json::<Value>().await.unwrap())
+        }
+    };
+    for path in [SOLVE, other.as_str()] {
+        for method in [reqwest::Method::POST, reqwest::Method::GET] {
+            let (status, _, body) = send(method.clone(), path, None).await;
+            assert_unauthorized(status, &body);
+            let (status, _, body) = send(method, path, Some(&proxy)).await;
+            assert_eq!(status, 403, "{path}: {body}");
+        }
+    }
+    env.fake.allow(SarRule::user("alice", "create", GROUP, "*"));
+    // Allowed to create, not to read: the method is refused by authorisation first.
+    for path in [SOLVE, other.as_str()] {
+        let (status, _, body) = send(reqwest::Method::POST, path, Some(&proxy)).await;
+        assert_eq!(status, 201, "{path}: {body}");
+        assert_eq!(body["response"]["success"], true, "{path}: {body}");
+        let (status, _, body) = send(reqwest::Method::GET, path, Some(&proxy)).await;
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+    // Once the decision is cached, the next request on each path records a grant, and the
+    // one after is let through by it.
+    for path in [SOLVE, other.as_str()] {
+        for _ in 0..2 {
+            let (status, _, body) = send(reqwest::Method::POST, path, Some(&proxy)).await;
+            assert_eq!(status, 201, "{path}: {body}");
+        }
+    }
+    assert_eq!(env.authenticator.grant_count(), 2);
+    // A grant ends with its decision, on both routes.
+    env.fake.revoke_all();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    for path in [SOLVE, other.as_str()] {
+        let (status, _, body) = send(reqwest::Method::POST, path, Some(&proxy)).await;
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+    // Allowed to read, the wrong method is a 405 naming the right one, alike on both.
+    env.fake.allow(SarRule::user("alice", "*", GROUP, "*"));
+    let plain = send(reqwest::Method::GET, SOLVE, Some(&proxy)).await;
+    let (status, allow, mut body) = send(reqwest::Method::GET, &other, Some(&proxy)).await;
+    assert_eq!(
+        (plain.0, plain.1.as_ref()),
+        (405, Some(&"POST".parse().unwrap()))
+    );
+    assert_eq!((status, allow), (plain.0, plain.1));
+    body["message"] = Value::from(body["message"].as_str().unwrap().replace("~2", ""));
+    assert_eq!(body, plain.2);
 }
 
 #[tokio::test]
