@@ -476,17 +476,25 @@ mod tests {
         (ca_pem, leaf)
     }
 
-    #[tokio::test]
-    async fn a_cached_verification_is_not_trusted_past_the_certificate_expiry() {
-        // notAfter is truncated to the second: at least 1 s ahead, at most 2 s.
-        let (ca_pem, leaf) = ca_and_client_cert(Duration::from_secs(2));
+    /// An authenticator trusting a new client CA (and its source), and a chain that CA issued
+    /// for alice, valid for `lifetime`.
+    fn client_ca_and_chain(
+        lifetime: Duration,
+    ) -> (Arc<AuthConfigSource>, Authenticator, PeerCertificates) {
+        let (ca_pem, leaf) = ca_and_client_cert(lifetime);
         let source = AuthConfigSource::fixed(AuthConfig {
             client_ca: Some(ca_pem),
             ..AuthConfig::default()
         })
         .unwrap();
-        let authenticator = Authenticator::new(source, None);
-        let chain = PeerCertificates::new(vec![leaf]);
+        let authenticator = Authenticator::new(source.clone(), None);
+        (source, authenticator, PeerCertificates::new(vec![leaf]))
+    }
+
+    #[tokio::test]
+    async fn a_cached_verification_is_not_trusted_past_the_certificate_expiry() {
+        // notAfter is truncated to the second: at least 1 s ahead, at most 2 s.
+        let (_, authenticator, chain) = client_ca_and_chain(Duration::from_secs(2));
         let headers = HeaderMap::new();
         let user = authenticator.authenticate(Some(&chain), &headers).await;
         assert_eq!(user.unwrap().unwrap().username, "alice");
@@ -508,15 +516,8 @@ mod tests {
     async fn an_identity_from_a_certificate_holds_no_longer_than_the_certificate() {
         // notAfter is truncated to the second: at most 2 s ahead, far less than the 10 s the
         // chain cache would keep the verification otherwise.
-        let (ca_pem, leaf) = ca_and_client_cert(Duration::from_secs(2));
-        let source = AuthConfigSource::fixed(AuthConfig {
-            client_ca: Some(ca_pem),
-            ..AuthConfig::default()
-        })
-        .unwrap();
-        let authenticator = Authenticator::new(source.clone(), None);
+        let (source, authenticator, chain) = client_ca_and_chain(Duration::from_secs(2));
         let config = source.current();
-        let chain = PeerCertificates::new(vec![leaf]);
         let headers = HeaderMap::new();
         for _ in 0..2 {
             let before = Instant::now();
