@@ -34,6 +34,7 @@ pub mod secrets;
 pub mod solver;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,6 +106,73 @@ impl AppState {
 
 /// The aggregated API server's router: health, discovery, and one `create` resource per solver.
 pub fn router(state: AppState) -> Router {
+    build(state).0
+}
+
+/// The webhook as [`tls::serve`] serves it: [`router`], with the path of each served solver
+/// looked up before the router is asked.
+///
+/// A challenge request to such a path is answered by that solver's route straight from the
+/// connection: authenticated, authorised, limited and answered exactly as the router would
+/// answer it, without the router's per-request boxing and without copying the connection's
+/// details into the request's extensions. Every other request goes to the router.
+///
+/// ```
+/// use std::sync::Arc;
+/// use dns01_webhook::{App, AppState, solver::{Solvers, memory::MemorySolver}};
+///
+/// let mut solvers = Solvers::new();
+/// let zone = dns01_core::ZoneName::parse("acme.example.test")?;
+/// solvers.insert("memory".into(), Arc::new(MemorySolver::new(vec![zone])));
+/// let app = App::new(AppState::new("acme.example.com", solvers));
+/// assert!(app.serves_solver_path("/apis/acme.example.com/v1alpha1/memory"));
+/// // Anything else (here an escaped name) is the router's to answer.
+/// assert!(!app.serves_solver_path("/apis/acme.example.com/v1alpha1/m%65mory"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct App {
+    router: Router,
+    solver_routes: Arc<HashMap<String, api::route::SolverRoute, foldhash::fast::RandomState>>,
+}
+
+impl App {
+    /// [`router`] for `state`, and its solvers' routes.
+    pub fn new(state: AppState) -> Self {
+        let (router, routes) = build(state);
+        Self {
+            router,
+            solver_routes: Arc::new(routes.into_iter().collect()),
+        }
+    }
+
+    /// The router, which answers every request that is not for a served solver's path.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Whether requests to `path` are answered by a solver's route rather than the router.
+    pub fn serves_solver_path(&self, path: &str) -> bool {
+        self.solver_routes.contains_key(path)
+    }
+
+    pub(crate) fn solver_route(&self, path: &str) -> Option<&api::route::SolverRoute> {
+        self.solver_routes.get(path)
+    }
+}
+
+/// A router alone: every request goes to it.
+impl From<Router> for App {
+    fn from(router: Router) -> Self {
+        Self {
+            router,
+            solver_routes: Arc::default(),
+        }
+    }
+}
+
+/// The router, and the route of each served solver whose path is matched literally.
+fn build(state: AppState) -> (Router, Vec<(String, api::route::SolverRoute)>) {
     use api::handler;
     let state = Arc::new(state);
     let api = Router::new()
@@ -136,6 +204,7 @@ pub fn router(state: AppState) -> Router {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
     };
+    let mut routes = Vec::new();
     for name in state.solvers.keys() {
         if !plain(&state.group_name) || !plain(name) {
             continue;
@@ -145,13 +214,16 @@ pub fn router(state: AppState) -> Router {
             state.group_name,
             api::discovery::VERSION
         );
-        api = api.route_service(&path, api::route::SolverRoute::new(state.clone(), name));
+        let route = api::route::SolverRoute::new(state.clone(), name);
+        api = api.route_service(&path, route.clone());
+        routes.push((path, route));
     }
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(handler::health))
         .route("/livez", get(handler::health))
         .route("/readyz", get(handler::health))
         .merge(api)
         // Behind an `Arc`: the router clones its state for every request.
-        .with_state(state)
+        .with_state(state);
+    (router, routes)
 }

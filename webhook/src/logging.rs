@@ -3,7 +3,7 @@
 //! [`PlainText`] writes the layout of `tracing-subscriber`'s default format without colour:
 //!
 //! ```text
-//! 2026-11-22T18:09:42.123456Z  INFO dns01_webhook::api::handler: challenge answered solver=memory action="Present"
+//! 2026-11-22T18:09:42.123456Z  INFO dns01_webhook::api::handler: challenge answered solver="memory" action="Present"
 //! ```
 //!
 //! It writes straight into the line buffer instead of going through the generic formatter's

@@ -21,7 +21,7 @@ use dns01_webhook::metrics::Metrics;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
-use dns01_webhook::{AppState, auth, kube, router, secrets, tls};
+use dns01_webhook::{App, AppState, auth, kube, secrets, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
 #[derive(Debug, Parser)]
@@ -383,7 +383,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.body_limit = args.max_request_body_bytes;
     state.metrics = metrics.clone();
     state.auth = Some(Arc::new(authenticator));
-    let app = router(state);
+    let app = App::new(state);
 
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_address)
         .await

@@ -13,6 +13,7 @@
 //! untrusted certificate still completes the handshake and gets 401, and a bearer token still
 //! works alongside any certificate. **Never serve this config without the auth middleware.**
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
+
+use crate::App;
 
 /// The TLS client certificate chain of the connection a request arrived on (end entity
 /// first). Inserted by [`serve`] into every request of a connection that presented one.
@@ -401,24 +404,35 @@ impl Default for ServeOptions {
 }
 
 /// [`serve_with_options`] with default options.
-pub async fn serve(
+pub fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    router: Router,
+    app: impl Into<App>,
     shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    serve_with_options(listener, tls, router, shutdown, ServeOptions::default()).await
+) -> impl Future<Output = std::io::Result<()>> {
+    serve_with_options(listener, tls, app, shutdown, ServeOptions::default())
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown` completes; then stops accepting,
-/// lets in-flight requests finish (at most `shutdown_timeout`) and returns.
+/// Serves `app` (an [`App`], or a plain [`Router`]) over TLS on `listener` until `shutdown`
+/// completes; then stops accepting, lets in-flight requests finish (at most
+/// `shutdown_timeout`) and returns.
 ///
-/// Every request carries the connection's [`PeerCertificates`] (when the client presented a
-/// certificate) and `ConnectInfo<SocketAddr>` as extensions.
-pub async fn serve_with_options(
+/// Every request the router receives carries the connection's [`PeerCertificates`] (when the
+/// client presented a certificate) and `ConnectInfo<SocketAddr>` as extensions.
+pub fn serve_with_options(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    router: Router,
+    app: impl Into<App>,
+    shutdown: impl Future<Output = ()> + Send,
+    options: ServeOptions,
+) -> impl Future<Output = std::io::Result<()>> {
+    serve_app(listener, tls, app.into(), shutdown, options)
+}
+
+async fn serve_app(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: App,
     shutdown: impl Future<Output = ()> + Send,
     options: ServeOptions,
 ) -> std::io::Result<()> {
@@ -450,11 +464,11 @@ pub async fn serve_with_options(
             },
         };
         let acceptor = acceptor.clone();
-        let router = router.clone();
+        let app = app.clone();
         let stop = stop_rx.clone();
         let options = options.clone();
         connections.spawn(async move {
-            serve_connection(acceptor, stream, remote, router, stop, &options).await;
+            serve_connection(acceptor, stream, remote, app, stop, &options).await;
             drop(permit);
         });
     }
@@ -493,6 +507,14 @@ impl Drop for InFlight {
         *self.0.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Who answers a request.
+enum Target {
+    /// A served solver's route, with the connection's client certificate chain.
+    Solver(crate::api::route::SolverRoute, Option<PeerCertificates>),
+    /// The router.
+    Router(Router),
 }
 
 /// A request body that fails once its deadline passes before it is complete.
@@ -565,7 +587,7 @@ async fn serve_connection(
     acceptor: tokio_rustls::TlsAcceptor,
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
-    router: Router,
+    app: App,
     stop: watch::Receiver<bool>,
     options: &ServeOptions,
 ) {
@@ -601,16 +623,29 @@ async fn serve_connection(
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             let guard = InFlight::start(&service_activity);
-            if let Some(peer) = &peer {
-                request.extensions_mut().insert(peer.clone());
-            }
-            request.extensions_mut().insert(ConnectInfo(remote));
-            let router = router.clone();
-            let request = request.map(|body| Body::new(DeadlineBody::new(body, body_read_timeout)));
+            // A served solver's path is answered by its route, which is given the chain rather
+            // than finding it among the extensions; anything else goes to the router.
+            let target = match app.solver_route(request.uri().path()) {
+                Some(route) => Target::Solver(route.clone(), peer.clone()),
+                None => {
+                    if let Some(peer) = &peer {
+                        request.extensions_mut().insert(peer.clone());
+                    }
+                    request.extensions_mut().insert(ConnectInfo(remote));
+                    Target::Router(app.router().clone())
+                }
+            };
+            let request = request.map(|body| DeadlineBody::new(body, body_read_timeout));
             async move {
-                let response = router.oneshot(request).await;
+                let response = match target {
+                    Target::Solver(route, peer) => route.serve(request, peer.as_ref()).await,
+                    Target::Router(router) => {
+                        let Ok(response) = router.oneshot(request.map(Body::new)).await;
+                        response
+                    }
+                };
                 drop(guard);
-                response
+                Ok::<_, Infallible>(response)
             }
         });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -209,26 +209,29 @@ async fn answer(
     let dns_name = field(|r| &r.dns_name);
     let resolved_fqdn = field(|r| &r.resolved_fqdn);
     let namespace = field(|r| &r.resource_namespace);
+    // Every value is a string field (quoted in the line), which the log writer copies as it
+    // is; `Display` fields would each go through the formatting machinery.
+    let solver: &str = label;
     match &outcome.message {
         None => tracing::info!(
-            solver = %label,
+            solver,
             action,
-            dns_name = %dns_name,
-            resolved_fqdn = %resolved_fqdn,
-            namespace = %namespace,
+            dns_name,
+            resolved_fqdn,
+            namespace,
             outcome = outcome.label,
             duration_ms,
             "challenge answered"
         ),
         Some(message) => tracing::warn!(
-            solver = %label,
+            solver,
             action,
-            dns_name = %dns_name,
-            resolved_fqdn = %resolved_fqdn,
-            namespace = %namespace,
+            dns_name,
+            resolved_fqdn,
+            namespace,
             outcome = outcome.label,
             duration_ms,
-            message = %message,
+            reason = message.as_str(),
             "challenge failed"
         ),
     }

@@ -176,7 +176,7 @@ impl AuthState {
     /// The part of [`check`](Self::check) that needs no waiting: a request let through by a
     /// grant, ready for the handler, or what the full check starts from.
     fn check_granted(&self, mut request: Request) -> Granted {
-        let pending = self.pending(&request);
+        let pending = self.pending(&request, request.extensions().get::<PeerCertificates>());
         match pending
             .grant_key
             .as_ref()
@@ -191,44 +191,45 @@ impl AuthState {
         }
     }
 
-    /// [`check`](Self::check) for a request that goes no further than the caller, which reads
-    /// its body and nothing else: one let through by a grant comes back as it came (its
-    /// identity headers are left, and no user is added, since nothing would look at them);
-    /// any other is checked in full, as by `check`.
-    pub(crate) async fn admit(&self, request: Request) -> Result<Request, Response> {
-        let pending = self.pending(&request);
+    /// The part of [`check`](Self::check) for a request that goes no further than the caller,
+    /// which reads its body and nothing else: `Ok` when a grant lets it through as it came
+    /// (its identity headers left, and no user added, since nothing would look at them), else
+    /// what [`check_in_full`](Self::check_in_full) starts from. `peer` is the connection's
+    /// client certificate chain.
+    pub(crate) fn granted<B>(
+        &self,
+        request: &http::Request<B>,
+        peer: Option<&PeerCertificates>,
+    ) -> Result<(), Pending> {
+        let pending = self.pending(request, peer);
         if pending
             .grant_key
             .as_ref()
             .is_some_and(|key| self.authenticator.is_granted(key))
         {
-            return Ok(request);
+            return Ok(());
         }
-        self.check_in_full(request, pending).await
+        Err(pending)
     }
 
-    /// The configuration in force, and the key of a grant for `request` (if it has a client
-    /// certificate chain).
-    fn pending(&self, request: &Request) -> Pending {
+    /// The configuration in force, and the key of a grant for `request` (if `peer`, its client
+    /// certificate chain, is not empty).
+    fn pending<B>(&self, request: &http::Request<B>, peer: Option<&PeerCertificates>) -> Pending {
         let config = self.authenticator.config_source().current();
-        let grant_key = request
-            .extensions()
-            .get::<PeerCertificates>()
-            .filter(|peer| !peer.chain().is_empty())
-            .map(|peer| {
-                GrantKey::new(
-                    &config,
-                    peer,
-                    request.method(),
-                    request.uri().path(),
-                    request.headers(),
-                )
-            });
+        let grant_key = peer.filter(|peer| !peer.chain().is_empty()).map(|peer| {
+            GrantKey::new(
+                &config,
+                peer,
+                request.method(),
+                request.uri().path(),
+                request.headers(),
+            )
+        });
         Pending { config, grant_key }
     }
 
     /// The rest of [`check`](Self::check), for a request no grant lets through.
-    async fn check_in_full(
+    pub(crate) async fn check_in_full(
         &self,
         mut request: Request,
         Pending { config, grant_key }: Pending,
@@ -304,7 +305,7 @@ enum Granted {
 }
 
 /// What the full check takes over from the grant lookup.
-struct Pending {
+pub(crate) struct Pending {
     config: Arc<CompiledAuthConfig>,
     grant_key: Option<GrantKey>,
 }

@@ -63,6 +63,7 @@ async fn env_with_options(allowed_names: &[&str], options: auth::AuthOptions) ->
                 get(move |u, r| handler(h2, u, r)),
             )
             .layer(auth::layer(authenticator))
+            .into()
     })
     .await
 }
@@ -71,7 +72,7 @@ async fn env_with_options(allowed_names: &[&str], options: auth::AuthOptions) ->
 async fn env_serving(
     allowed_names: &[&str],
     options: auth::AuthOptions,
-    app: impl FnOnce(Arc<Authenticator>, Arc<AtomicUsize>) -> Router,
+    app: impl FnOnce(Arc<Authenticator>, Arc<AtomicUsize>) -> dns01_webhook::App,
 ) -> Env {
     let fake = KubeFake::start().await;
     let front_ca = TestCa::new("front-proxy-ca");
@@ -478,11 +479,27 @@ async fn a_grant_ends_with_the_decision_it_was_made_of() {
     assert_eq!(env.fake.sar_count(), 2);
 }
 
-/// The webhook's own router: the route of a served solver is a service of its own, outside
-/// the auth layer, and must refuse, let through, and stop letting through exactly as the layer
-/// does on the parametrised route beside it (which serves a solver whose name is not plain).
+/// The webhook as the binary serves it: a served solver's path is answered by its route
+/// straight from the connection, outside the router and its auth layer, and must refuse, let
+/// through, and stop letting through exactly as the layer does on the parametrised route
+/// (which serves a solver whose name is not plain).
 #[tokio::test]
-async fn the_webhooks_solver_route_is_checked_like_the_routes_behind_the_auth_layer() {
+async fn the_webhooks_solver_route_served_from_the_connection_is_checked_like_the_auth_layer() {
+    solver_route_is_checked_like_the_auth_layer(dns01_webhook::App::new, true).await;
+}
+
+/// The same through the webhook's router alone, where the route of a served solver is a
+/// service of its own beside the layered routes.
+#[tokio::test]
+async fn the_webhooks_solver_route_in_the_router_is_checked_like_the_auth_layer() {
+    solver_route_is_checked_like_the_auth_layer(|state| dns01_webhook::router(state).into(), false)
+        .await;
+}
+
+async fn solver_route_is_checked_like_the_auth_layer(
+    serve: fn(dns01_webhook::AppState) -> dns01_webhook::App,
+    from_connection: bool,
+) {
     use dns01_webhook::solver::{Solvers, memory::MemorySolver};
 
     // Denials are not cached, so that alice is let through as soon as she is allowed.
@@ -499,7 +516,10 @@ async fn the_webhooks_solver_route_is_checked_like_the_routes_behind_the_auth_la
         }
         let mut state = dns01_webhook::AppState::new(GROUP, solvers);
         state.auth = Some(authenticator);
-        dns01_webhook::router(state)
+        let app = serve(state);
+        assert_eq!(app.serves_solver_path(SOLVE), from_connection);
+        assert!(!app.serves_solver_path(&format!("{SOLVE}~2")));
+        app
     })
     .await;
     let other = format!("{SOLVE}~2");

@@ -46,10 +46,10 @@ impl Drop for TestServer {
     }
 }
 
-/// Serves `router` with `tls::serve_with_options` on 127.0.0.1:0.
+/// Serves `app` (an `App` or a plain router) with `tls::serve_with_options` on 127.0.0.1:0.
 pub(crate) async fn start_server(
     config: Arc<rustls::ServerConfig>,
-    router: Router,
+    app: impl Into<dns01_webhook::App>,
     options: ServeOptions,
 ) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -58,7 +58,7 @@ pub(crate) async fn start_server(
     let done = tokio::spawn(tls::serve_with_options(
         listener,
         config,
-        router,
+        app.into(),
         async move {
             let _ = rx.await;
         },

@@ -605,13 +605,20 @@ async fn each_request_is_logged_in_one_line_with_its_action_names_solver_outcome
         for needle in [
             level,
             &format!("action=\"{action}\""),
-            "dns_name=app.example.com",
-            fqdn,
-            "solver=memory",
+            "dns_name=\"app.example.com\"",
+            &format!("resolved_fqdn=\"{fqdn}.\""),
+            "namespace=\"team-a\"",
+            "solver=\"memory\"",
             &format!("outcome=\"{outcome}\""),
             "duration_ms=",
         ] {
             assert!(line.contains(needle), "{needle:?} missing from {line}");
         }
+        // A failure says why, under a key of its own.
+        assert_eq!(
+            line.contains(" reason=\""),
+            level == "WARN",
+            "reason in {line}"
+        );
     }
 }
