@@ -3,7 +3,7 @@
 /// mimalloc: less time in allocation than the system allocator on the request path.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: dns01_alloc::MiMalloc = dns01_alloc::MiMalloc;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
