@@ -48,8 +48,13 @@ fn resource_verb(method: &Method, has_name: bool) -> String {
     }
 }
 
-/// Classifies a request for authorisation.
+/// Classifies a request for authorisation, by its path as Kubernetes reads it: percent-decoded,
+/// as Go's `URL.Path` is, so that an escaped name (`g%61ndi`) is authorised as the name the
+/// router serves (`gandi`), and an escaped slash separates segments. Bytes that do not decode
+/// to UTF-8 become U+FFFD; a `%` not followed by two hex digits stays as it is.
 pub fn classify(method: &Method, path: &str) -> RequestKind {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let path: &str = &decoded;
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     // The first five segments are all the patterns below look at (a sixth only makes `rest`
@@ -460,6 +465,55 @@ mod tests {
         ));
         assert!(matches!(
             classify(&Method::GET, "/metrics"),
+            RequestKind::NonResource(_)
+        ));
+    }
+
+    #[test]
+    fn escaped_paths_are_classified_as_kubernetes_decodes_them() {
+        let resource = |verb: &str, group: &str, name: &str| {
+            RequestKind::Resource(AccessAttributes::Resource {
+                verb: verb.into(),
+                group: group.into(),
+                version: "v1alpha1".into(),
+                resource: name.into(),
+            })
+        };
+        let gandi = resource("create", G, "gandi");
+        for path in [
+            "/apis/acme.example.com/v1alpha1/g%61ndi",
+            "/apis/acme.example.com/v1alpha1/%67%61%6E%64%69",
+            "/apis/acme%2Eexample.com/v1alpha1/gandi",
+            "/%61pis/acme.example.com/v1alpha1/gandi",
+        ] {
+            assert_eq!(classify(&Method::POST, path), gandi, "{path}");
+        }
+        // An escaped slash is a separator: a name below resource `a`.
+        assert_eq!(
+            classify(&Method::GET, "/apis/g.io/v1alpha1/a%2Fb"),
+            resource("get", "g.io", "a")
+        );
+        // Bytes that are not UTF-8, and escapes that are not escapes.
+        assert_eq!(
+            classify(&Method::POST, "/apis/g.io/v1alpha1/x%FFy"),
+            resource("create", "g.io", "x\u{FFFD}y")
+        );
+        assert_eq!(
+            classify(&Method::POST, "/apis/g.io/v1alpha1/x%zz%4"),
+            resource("create", "g.io", "x%zz%4")
+        );
+        // Discovery, health and non-resource paths are read decoded too.
+        assert_eq!(classify(&Method::GET, "/ap%69s"), RequestKind::Discovery);
+        assert_eq!(classify(&Method::GET, "/readyz%2F"), RequestKind::Health);
+        assert_eq!(
+            classify(&Method::GET, "/m%65trics"),
+            RequestKind::NonResource(AccessAttributes::NonResource {
+                path: "/metrics".into(),
+                verb: "get".into(),
+            })
+        );
+        assert!(matches!(
+            classify(&Method::GET, "/apis/g.io%2F%2Fx/v1alpha1/y"),
             RequestKind::NonResource(_)
         ));
     }

@@ -586,6 +586,62 @@ async fn solver_route_is_checked_like_the_auth_layer(
     assert_eq!(body, plain.2);
 }
 
+/// A solver name with escaped characters reaches the router's parametrised route, which serves
+/// the decoded name; authorisation reads the path decoded too, as kube-apiserver does, so the
+/// RBAC rule that counts is the one for the name served, never one for the escaped spelling.
+#[tokio::test]
+async fn an_escaped_solver_name_is_authorised_as_the_solver_it_is_served_as() {
+    use dns01_webhook::solver::{Solvers, memory::MemorySolver};
+
+    let options = auth::AuthOptions {
+        allow_cache_ttl: Duration::ZERO,
+        deny_cache_ttl: Duration::ZERO,
+        ..auth::AuthOptions::default()
+    };
+    let env = env_serving(&[FRONT_PROXY_CN], options, |authenticator, _| {
+        let zone = dns01_core::ZoneName::parse("example.com").unwrap();
+        let mut solvers = Solvers::new();
+        solvers.insert("gandi".into(), Arc::new(MemorySolver::new(vec![zone])));
+        let mut state = dns01_webhook::AppState::new(GROUP, solvers);
+        state.auth = Some(authenticator);
+        dns01_webhook::App::new(state)
+    })
+    .await;
+    let escaped = "/apis/acme.example.com/v1alpha1/g%61ndi";
+    let proxy = env.front_proxy_cert();
+    let present = crate::support::golden("challenge/present.json").to_string();
+    let post = || {
+        let mut request = env
+            .client(Some(&proxy))
+            .post(env.url(escaped))
+            .body(present.clone());
+        for (k, v) in alice_headers() {
+            request = request.header(k, v);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    // Allowed to create only the escaped spelling: refused.
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "g%61ndi"));
+    let (status, body) = post().await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("\"gandi\""),
+        "the refusal names the decoded resource: {body}"
+    );
+    // Allowed to create `gandi`: served, by the `gandi` solver.
+    env.fake.revoke_all();
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let (status, body) = post().await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["response"]["success"], true, "{body}");
+}
+
 #[tokio::test]
 async fn a_grant_is_not_used_under_a_new_configuration() {
     let env = env().await;
