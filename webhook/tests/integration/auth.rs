@@ -116,6 +116,28 @@ async fn env() -> Env {
 }
 
 impl Env {
+    /// Sends the golden Present payload to `path` with `method`, as alice through the front
+    /// proxy when `identity` is its certificate; the status, `Allow` header and JSON body.
+    async fn present_as_alice(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        identity: Option<&TestCert>,
+    ) -> (u16, Option<reqwest::header::HeaderValue>, Value) {
+        let present = crate::support::golden("challenge/present.json").to_string();
+        let mut request = self
+            .client(identity)
+            .request(method, self.url(path))
+            .body(present);
+        for (k, v) in alice_headers() {
+            request = request.header(k, v);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let allow = response.headers().get("allow").cloned();
+        (status, allow, response.json::<Value>().await.unwrap())
+    }
+
     fn client(&self, identity: Option<&TestCert>) -> reqwest::Client {
         let mut builder = reqwest::Client::builder()
             .tls_built_in_root_certs(false)
@@ -479,6 +501,23 @@ async fn a_grant_ends_with_the_decision_it_was_made_of() {
     assert_eq!(env.fake.sar_count(), 2);
 }
 
+/// The webhook's state with a memory solver under each of `names`, checked by `authenticator`.
+fn memory_solvers(authenticator: Arc<Authenticator>, names: &[&str]) -> dns01_webhook::AppState {
+    use dns01_webhook::solver::{Solvers, memory::MemorySolver};
+
+    let zone = dns01_core::ZoneName::parse("example.com").unwrap();
+    let mut solvers = Solvers::new();
+    for name in names {
+        solvers.insert(
+            (*name).into(),
+            Arc::new(MemorySolver::new(vec![zone.clone()])),
+        );
+    }
+    let mut state = dns01_webhook::AppState::new(GROUP, solvers);
+    state.auth = Some(authenticator);
+    state
+}
+
 /// The webhook as the binary serves it: a served solver's path is answered by its route
 /// straight from the connection, outside the router and its auth layer, and must refuse, let
 /// through, and stop letting through exactly as the layer does on the parametrised route
@@ -500,8 +539,6 @@ async fn solver_route_is_checked_like_the_auth_layer(
     serve: fn(dns01_webhook::AppState) -> dns01_webhook::App,
     from_connection: bool,
 ) {
-    use dns01_webhook::solver::{Solvers, memory::MemorySolver};
-
     // Denials are not cached, so that alice is let through as soon as she is allowed.
     let options = auth::AuthOptions {
         allow_cache_ttl: Duration::from_millis(300),
@@ -509,14 +546,7 @@ async fn solver_route_is_checked_like_the_auth_layer(
         ..auth::AuthOptions::default()
     };
     let env = env_serving(&[FRONT_PROXY_CN], options, |authenticator, _| {
-        let zone = dns01_core::ZoneName::parse("example.com").unwrap();
-        let mut solvers = Solvers::new();
-        for name in ["gandi", "gandi~2"] {
-            solvers.insert(name.into(), Arc::new(MemorySolver::new(vec![zone.clone()])));
-        }
-        let mut state = dns01_webhook::AppState::new(GROUP, solvers);
-        state.auth = Some(authenticator);
-        let app = serve(state);
+        let app = serve(memory_solvers(authenticator, &["gandi", "gandi~2"]));
         assert_eq!(app.serves_solver_path(SOLVE), from_connection);
         assert!(!app.serves_solver_path(&format!("{SOLVE}~2")));
         app
@@ -524,44 +554,34 @@ async fn solver_route_is_checked_like_the_auth_layer(
     .await;
     let other = format!("{SOLVE}~2");
     let proxy = env.front_proxy_cert();
-    let present = crate::support::golden("challenge/present.json").to_string();
-    let send = |method: reqwest::Method, path: &str, identity: Option<&TestCert>| {
-        let mut request = env
-            .client(identity)
-            .request(method, env.url(path))
-            .body(present.clone());
-        for (k, v) in alice_headers() {
-            request = request.header(k, v);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let allow = response.headers().get("allow").cloned();
-            (status, allow, response.json::<Value>().await.unwrap())
-        }
-    };
     for path in [SOLVE, other.as_str()] {
         for method in [reqwest::Method::POST, reqwest::Method::GET] {
-            let (status, _, body) = send(method.clone(), path, None).await;
+            let (status, _, body) = env.present_as_alice(method.clone(), path, None).await;
             assert_unauthorized(status, &body);
-            let (status, _, body) = send(method, path, Some(&proxy)).await;
+            let (status, _, body) = env.present_as_alice(method, path, Some(&proxy)).await;
             assert_eq!(status, 403, "{path}: {body}");
         }
     }
     env.fake.allow(SarRule::user("alice", "create", GROUP, "*"));
     // Allowed to create, not to read: the method is refused by authorisation first.
     for path in [SOLVE, other.as_str()] {
-        let (status, _, body) = send(reqwest::Method::POST, path, Some(&proxy)).await;
+        let (status, _, body) = env
+            .present_as_alice(reqwest::Method::POST, path, Some(&proxy))
+            .await;
         assert_eq!(status, 201, "{path}: {body}");
         assert_eq!(body["response"]["success"], true, "{path}: {body}");
-        let (status, _, body) = send(reqwest::Method::GET, path, Some(&proxy)).await;
+        let (status, _, body) = env
+            .present_as_alice(reqwest::Method::GET, path, Some(&proxy))
+            .await;
         assert_eq!(status, 403, "{path}: {body}");
     }
     // Once the decision is cached, the next request on each path records a grant, and the
     // one after is let through by it.
     for path in [SOLVE, other.as_str()] {
         for _ in 0..2 {
-            let (status, _, body) = send(reqwest::Method::POST, path, Some(&proxy)).await;
+            let (status, _, body) = env
+                .present_as_alice(reqwest::Method::POST, path, Some(&proxy))
+                .await;
             assert_eq!(status, 201, "{path}: {body}");
         }
     }
@@ -570,13 +590,19 @@ async fn solver_route_is_checked_like_the_auth_layer(
     env.fake.revoke_all();
     tokio::time::sleep(Duration::from_millis(350)).await;
     for path in [SOLVE, other.as_str()] {
-        let (status, _, body) = send(reqwest::Method::POST, path, Some(&proxy)).await;
+        let (status, _, body) = env
+            .present_as_alice(reqwest::Method::POST, path, Some(&proxy))
+            .await;
         assert_eq!(status, 403, "{path}: {body}");
     }
     // Allowed to read, the wrong method is a 405 naming the right one, alike on both.
     env.fake.allow(SarRule::user("alice", "*", GROUP, "*"));
-    let plain = send(reqwest::Method::GET, SOLVE, Some(&proxy)).await;
-    let (status, allow, mut body) = send(reqwest::Method::GET, &other, Some(&proxy)).await;
+    let plain = env
+        .present_as_alice(reqwest::Method::GET, SOLVE, Some(&proxy))
+        .await;
+    let (status, allow, mut body) = env
+        .present_as_alice(reqwest::Method::GET, &other, Some(&proxy))
+        .await;
     assert_eq!(
         (plain.0, plain.1.as_ref()),
         (405, Some(&"POST".parse().unwrap()))
@@ -591,38 +617,22 @@ async fn solver_route_is_checked_like_the_auth_layer(
 /// RBAC rule that counts is the one for the name served, never one for the escaped spelling.
 #[tokio::test]
 async fn an_escaped_solver_name_is_authorised_as_the_solver_it_is_served_as() {
-    use dns01_webhook::solver::{Solvers, memory::MemorySolver};
-
     let options = auth::AuthOptions {
         allow_cache_ttl: Duration::ZERO,
         deny_cache_ttl: Duration::ZERO,
         ..auth::AuthOptions::default()
     };
     let env = env_serving(&[FRONT_PROXY_CN], options, |authenticator, _| {
-        let zone = dns01_core::ZoneName::parse("example.com").unwrap();
-        let mut solvers = Solvers::new();
-        solvers.insert("gandi".into(), Arc::new(MemorySolver::new(vec![zone])));
-        let mut state = dns01_webhook::AppState::new(GROUP, solvers);
-        state.auth = Some(authenticator);
-        dns01_webhook::App::new(state)
+        dns01_webhook::App::new(memory_solvers(authenticator, &["gandi"]))
     })
     .await;
     let escaped = "/apis/acme.example.com/v1alpha1/g%61ndi";
     let proxy = env.front_proxy_cert();
-    let present = crate::support::golden("challenge/present.json").to_string();
-    let post = || {
-        let mut request = env
-            .client(Some(&proxy))
-            .post(env.url(escaped))
-            .body(present.clone());
-        for (k, v) in alice_headers() {
-            request = request.header(k, v);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap())
-        }
+    let post = || async {
+        let (status, _, body) = env
+            .present_as_alice(reqwest::Method::POST, escaped, Some(&proxy))
+            .await;
+        (status, body)
     };
     // Allowed to create only the escaped spelling: refused.
     env.fake
