@@ -48,9 +48,7 @@ impl SolverRoute {
             auth,
         }))
     }
-}
 
-impl SolverRoute {
     /// Answers `request`, which came on a connection whose client certificate chain is `peer`.
     ///
     /// [`crate::App`] calls this straight from the connection, with the body as it arrives;
