@@ -124,7 +124,10 @@ def test_container_runs_serve_with_every_flag(rendering):
     required = {"group-name", "secure-port", "tls-cert-file", "tls-private-key-file",
                 "metrics-address", "log-format", "log-level"}
     assert required <= f.keys()
-    assert f.keys() <= required | {"gandi-api-url"}
+    optional = {"gandi-api-url", "log-flush-interval", "max-connections",
+                "max-request-body-bytes", "request-timeout", "tls-handshake-timeout",
+                "request-read-timeout", "idle-timeout"}
+    assert f.keys() <= required | optional
     assert f["log-format"] in ("json", "text")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import helm_python as helm
@@ -9,6 +11,7 @@ import helm_python as helm
 from conftest import (
     CHART,
     NAMESPACE,
+    REPO,
     all_of,
     container,
     flags,
@@ -163,6 +166,51 @@ def test_gandi_api_url_flag_is_omitted_by_default():
     assert "gandi-api-url" not in flags(container(only(render_helm(), "Deployment")))
 
 
+SERVER_VALUES = {
+    "logFlushInterval": "0s",
+    "server": {
+        "maxConnections": 4096,
+        "maxRequestBodyBytes": 2097152,
+        "requestTimeout": "20s",
+        "tlsHandshakeTimeout": "5s",
+        "requestReadTimeout": "2500ms",
+        "idleTimeout": "2m",
+    },
+}
+SERVER_FLAGS = {
+    "log-flush-interval": "0s",
+    "max-connections": "4096",
+    "max-request-body-bytes": "2097152",
+    "request-timeout": "20s",
+    "tls-handshake-timeout": "5s",
+    "request-read-timeout": "2500ms",
+    "idle-timeout": "2m",
+}
+
+
+def test_server_limits_and_log_flushing_follow_values_and_default_to_the_binarys():
+    cont = container(only(render_helm(SERVER_VALUES), "Deployment"))
+    f = flags(cont)
+    # Large numbers are written whole, never as 2.097152e+06.
+    assert {k: f.get(k) for k in SERVER_FLAGS} == SERVER_FLAGS
+    default = flags(container(only(render_helm(), "Deployment")))
+    assert not SERVER_FLAGS.keys() & default.keys(), default
+
+
+def _binary_flags() -> set[str]:
+    """The long flags of `dns01-webhook serve`, from its clap definition."""
+    source = (REPO / "webhook" / "src" / "main.rs").read_text()
+    fields = re.findall(r"#\[arg\(\s*long\b[\s\S]*?\)\]\s*(?:pub\s+)?(\w+):", source)
+    assert len(fields) > 10, "the clap fields were not found"
+    return {field.replace("_", "-") for field in fields}
+
+
+def test_every_flag_the_chart_can_pass_is_a_flag_of_the_binary():
+    values = {**SERVER_VALUES, "gandi": {"apiUrl": "https://api.gandi.net/v5/livedns"}}
+    passed = set(flags(container(only(render_helm(values), "Deployment"))))
+    assert passed - _binary_flags() == set()
+
+
 def test_metrics_disabled_binds_loopback_and_publishes_no_port():
     objs = render_helm({"metrics": {"enabled": False}})
     cont = container(only(objs, "Deployment"))
@@ -195,6 +243,10 @@ def test_release_name_and_overrides_shape_object_names():
         ({"groupName": ""}, "groupName"),
         ({"groupName": "Not_A_Group"}, "groupName"),
         ({"logFormat": "xml"}, "logFormat"),
+        ({"logFlushInterval": "1 second"}, "logFlushInterval"),
+        ({"server": {"requestTimeout": "25"}}, "requestTimeout"),
+        ({"server": {"maxConnections": -1}}, "maxConnections"),
+        ({"server": {"maxConnection": 10}}, "maxConnection"),
         ({"serviceMonitor": {"enabled": True}, "metrics": {"enabled": False}}, "metrics.enabled"),
     ],
 )
