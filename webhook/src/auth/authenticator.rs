@@ -204,15 +204,12 @@ impl Authenticator {
         chain: &[CertificateDer<'_>],
         digest: [u8; 32],
     ) -> (ChainVerdict, Validity) {
-        let verifier: &Arc<dyn ClientCertVerifier> = match role {
-            ChainRole::RequestHeader => match config.requestheader_verifier.as_ref() {
-                Some(verifier) => verifier,
-                None => return (None, Validity::Unbounded),
-            },
-            ChainRole::Client => match config.client_verifier.as_ref() {
-                Some(verifier) => verifier,
-                None => return (None, Validity::Unbounded),
-            },
+        let verifier: Option<&Arc<dyn ClientCertVerifier>> = match role {
+            ChainRole::RequestHeader => config.requestheader_verifier.as_ref(),
+            ChainRole::Client => config.client_verifier.as_ref(),
+        };
+        let Some(verifier) = verifier else {
+            return (None, Validity::Unbounded);
         };
         let key = (config.generation(), role, digest);
         if let Some((verdict, until)) = self.chains.get_until(&key) {
@@ -425,10 +422,9 @@ impl Authenticator {
         validity: Validity,
         decided_until: Option<Instant>,
     ) {
-        let until = match (validity, decided_until) {
-            (_, None) | (Validity::Uncached, _) => return,
-            (Validity::Unbounded, Some(decided)) => decided,
-            (Validity::Until(valid), Some(decided)) => valid.min(decided),
+        let decided = decided_until.map_or(Validity::Uncached, Validity::Until);
+        let Validity::Until(until) = validity.and(decided) else {
+            return;
         };
         self.grants
             .insert_until(key.0.into_boxed_slice(), user, until);
