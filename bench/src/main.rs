@@ -17,7 +17,7 @@ use dns01_bench::gandi::{self, GROUP, ZONE};
 use dns01_bench::load::{self, Call, Endpoint, Identity, Outcome, Spec};
 use dns01_bench::pki::{self, RunPki};
 use dns01_bench::procfs;
-use dns01_bench::stats::{Samples, ratio};
+use dns01_bench::stats::{Samples, Spread, ratio};
 use dns01_bench::table::{Row, Table, Verdict};
 use dns01_testkit::kubefake::{KubeFake, SarRule};
 use serde_json::json;
@@ -434,8 +434,12 @@ async fn servers(
     for &c in &cli.concurrency {
         eprintln!("figure 1: concurrency {c}, {} rounds", cli.rounds);
         let (mut w, mut b) = (None::<Outcome>, None::<Outcome>);
+        // The ratios of each round (the webhook's against the baseline's right after it): how
+        // much the machine's neighbours moved them within this run.
+        let (mut round_throughput, mut round_p99) = (Vec::new(), Vec::new());
         for _ in 0..cli.rounds {
-            for (server, total) in [(&webhook, &mut w), (&baseline, &mut b)] {
+            let mut rounds = Vec::with_capacity(2);
+            for server in [&webhook, &baseline] {
                 let round = load::run(
                     &endpoint(server.addr),
                     spec(c, server),
@@ -443,6 +447,20 @@ async fn servers(
                     calls_for,
                 )
                 .await?;
+                rounds.push(round);
+            }
+            let [wr, br] = <[Outcome; 2]>::try_from(rounds)
+                .map_err(|_| anyhow::anyhow!("a round measured fewer than two servers"))?;
+            round_throughput.extend(ratio(wr.throughput(), br.throughput()));
+            if let (Some(ws), Some(bs)) =
+                (wr.latencies.clone().sorted(), br.latencies.clone().sorted())
+            {
+                round_p99.extend(ratio(
+                    ws.percentile(99.0).as_secs_f64(),
+                    bs.percentile(99.0).as_secs_f64(),
+                ));
+            }
+            for (total, round) in [(&mut w, wr), (&mut b, br)] {
                 match total {
                     Some(total) => total.merge(round),
                     None => *total = Some(round),
@@ -532,6 +550,13 @@ async fn servers(
                     .baseline(fmt_duration(bc), ratio(wc.as_secs_f64(), bc.as_secs_f64())),
                 );
             }
+        }
+        if let (Some(t), Some(l)) = (Spread::of(&round_throughput), Spread::of(&round_p99)) {
+            table.push(Row::info(
+                "1 spread",
+                &format!("ratios of single rounds, c={c}: median (range) of {}", t.n),
+                format!("throughput {t}, p99 {l}"),
+            ));
         }
     }
     table.push(Row::info(

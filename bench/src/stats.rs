@@ -119,6 +119,42 @@ pub fn ratio(a: f64, b: f64) -> Option<f64> {
     (b != 0.0).then(|| a / b)
 }
 
+/// How a ratio varied across the rounds of one run: its median (nearest rank, as for
+/// latencies: of an even count, the lower middle) and its range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The median value.
+    pub median: f64,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+    /// How many values.
+    pub n: usize,
+}
+
+impl Spread {
+    /// The spread of `values`, ignoring those that are not finite; `None` when none is.
+    pub fn of(values: &[f64]) -> Option<Self> {
+        let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        finite.sort_unstable_by(f64::total_cmp);
+        let n = finite.len();
+        Some(Self {
+            median: finite.get(n.checked_sub(1)? / 2).copied()?,
+            min: *finite.first()?,
+            max: *finite.last()?,
+            n,
+        })
+    }
+}
+
+impl std::fmt::Display for Spread {
+    /// `0.80 (0.72 to 0.86)`: the median, then the range.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} ({:.2} to {:.2})", self.median, self.min, self.max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +218,25 @@ mod tests {
     fn ratios_refuse_a_zero_denominator() {
         assert_eq!(ratio(3.0, 2.0), Some(1.5));
         assert_eq!(ratio(1.0, 0.0), None);
+    }
+
+    #[test]
+    fn spreads_give_the_lower_middle_as_median_and_the_range() {
+        let odd = Spread::of(&[0.9, 0.7, 0.8]).unwrap();
+        assert_eq!((odd.median, odd.min, odd.max, odd.n), (0.8, 0.7, 0.9, 3));
+        let even = Spread::of(&[1.6, 1.2, 1.4, 1.3]).unwrap();
+        assert_eq!(
+            (even.median, even.min, even.max, even.n),
+            (1.3, 1.2, 1.6, 4)
+        );
+        assert_eq!(even.to_string(), "1.30 (1.20 to 1.60)");
+    }
+
+    #[test]
+    fn spreads_skip_values_that_are_not_finite() {
+        let s = Spread::of(&[f64::NAN, 2.0, f64::INFINITY]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 2.0, 2.0, 1));
+        assert!(Spread::of(&[]).is_none());
+        assert!(Spread::of(&[f64::NAN]).is_none());
     }
 }
