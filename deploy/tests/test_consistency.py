@@ -7,6 +7,8 @@ does not answer, RBAC bound to the wrong account, Secrets readable cluster-wide.
 
 from __future__ import annotations
 
+import re
+
 from conftest import all_of, container, flags, key, only
 
 HEALTH_PATHS = {"/livez", "/readyz", "/healthz"}
@@ -126,9 +128,25 @@ def test_container_runs_serve_with_every_flag(rendering):
     assert required <= f.keys()
     optional = {"gandi-api-url", "log-flush-interval", "max-connections",
                 "max-request-body-bytes", "request-timeout", "tls-handshake-timeout",
-                "request-read-timeout", "idle-timeout"}
+                "request-read-timeout", "idle-timeout", "shutdown-grace-period"}
     assert f.keys() <= required | optional
     assert f["log-format"] in ("json", "text")
+
+
+def _seconds(duration: str) -> float:
+    """A duration as the binary reads it: a number with ms, s or m."""
+    found = re.fullmatch(r"(\d+)(ms|s|m)", duration)
+    assert found, f"{duration!r} is not a duration the binary reads"
+    return int(found.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[found.group(2)]
+
+
+def test_the_webhook_shuts_down_before_the_kubelet_kills_it(rendering):
+    _, objs = rendering
+    pod = only(objs, "Deployment")["spec"]["template"]["spec"]
+    # The binary's default and Kubernetes' default when the rendering sets neither.
+    f = flags(container(only(objs, "Deployment")))
+    shutdown = _seconds(f.get("shutdown-grace-period", "25s"))
+    assert shutdown < pod.get("terminationGracePeriodSeconds", 30)
 
 
 def test_security_context_is_hardened(rendering):

@@ -175,6 +175,7 @@ SERVER_VALUES = {
         "tlsHandshakeTimeout": "5s",
         "requestReadTimeout": "2500ms",
         "idleTimeout": "2m",
+        "shutdownGracePeriod": "20s",
     },
 }
 SERVER_FLAGS = {
@@ -185,6 +186,7 @@ SERVER_FLAGS = {
     "tls-handshake-timeout": "5s",
     "request-read-timeout": "2500ms",
     "idle-timeout": "2m",
+    "shutdown-grace-period": "20s",
 }
 
 
@@ -209,6 +211,60 @@ def test_every_flag_the_chart_can_pass_is_a_flag_of_the_binary():
     values = {**SERVER_VALUES, "gandi": {"apiUrl": "https://api.gandi.net/v5/livedns"}}
     passed = set(flags(container(only(render_helm(values), "Deployment"))))
     assert passed - _binary_flags() == set()
+
+
+def _pod(values: dict | None = None) -> dict:
+    return only(render_helm(values), "Deployment")["spec"]["template"]["spec"]
+
+
+def _binary_shutdown_default_seconds() -> int:
+    """The default of `--shutdown-grace-period`, from its clap definition."""
+    source = (REPO / "webhook" / "src" / "main.rs").read_text()
+    found = re.search(r'default_value = "(\d+)s"[^\]]*\]\s*shutdown_grace_period:', source)
+    assert found, "the default of --shutdown-grace-period was not found"
+    return int(found.group(1))
+
+
+def test_termination_grace_period_is_kubernetes_default_unless_set():
+    assert "terminationGracePeriodSeconds" not in _pod()
+    pod = _pod({"terminationGracePeriodSeconds": 60, "server": {"shutdownGracePeriod": "50s"}})
+    assert pod["terminationGracePeriodSeconds"] == 60
+    assert flags(pod["containers"][0])["shutdown-grace-period"] == "50s"
+
+
+@pytest.mark.parametrize(
+    "shutdown, termination, refused",
+    [
+        ("29s", None, False),
+        ("30s", None, True),
+        ("119999ms", 120, False),
+        ("2m", 120, True),
+        ("1m", 61, False),
+        ("0s", 1, False),
+    ],
+)
+def test_shutdown_grace_period_must_end_before_the_pods(shutdown, termination, refused):
+    values = {"server": {"shutdownGracePeriod": shutdown}}
+    if termination is not None:
+        values["terminationGracePeriodSeconds"] = termination
+    if not refused:
+        assert flags(_pod(values)["containers"][0])["shutdown-grace-period"] == shutdown
+        return
+    with pytest.raises(helm.HelmError) as err:
+        render_helm(values)
+    message = str(err.value)
+    assert f"server.shutdownGracePeriod ({shutdown})" in message, message
+    assert f"terminationGracePeriodSeconds ({termination or 30})" in message, message
+
+
+def test_a_short_pod_grace_period_is_checked_against_the_binarys_default():
+    default = _binary_shutdown_default_seconds()
+    assert "terminationGracePeriodSeconds" in _pod({"terminationGracePeriodSeconds": default + 1})
+    with pytest.raises(helm.HelmError) as err:
+        render_helm({"terminationGracePeriodSeconds": default})
+    message = str(err.value)
+    assert f"({default}s, the binary's default)" in message, message
+    assert "Raise terminationGracePeriodSeconds" in message, message
 
 
 def test_metrics_disabled_binds_loopback_and_publishes_no_port():
@@ -247,6 +303,9 @@ def test_release_name_and_overrides_shape_object_names():
         ({"server": {"requestTimeout": "25"}}, "requestTimeout"),
         ({"server": {"maxConnections": -1}}, "maxConnections"),
         ({"server": {"maxConnection": 10}}, "maxConnection"),
+        ({"server": {"shutdownGracePeriod": "20"}}, "shutdownGracePeriod"),
+        ({"terminationGracePeriodSeconds": 0}, "terminationGracePeriodSeconds"),
+        ({"terminationGracePeriodSeconds": "60"}, "terminationGracePeriodSeconds"),
         ({"serviceMonitor": {"enabled": True}, "metrics": {"enabled": False}}, "metrics.enabled"),
     ],
 )
