@@ -126,7 +126,8 @@ def test_container_runs_serve_with_every_flag(rendering):
     required = {"group-name", "secure-port", "tls-cert-file", "tls-private-key-file",
                 "metrics-address", "log-format", "log-level"}
     assert required <= f.keys()
-    optional = {"gandi-api-url", "log-flush-interval", "max-connections",
+    optional = {"gandi-api-url", "gandi-rate-limit-per-minute", "gandi-timeout",
+                "log-flush-interval", "max-connections",
                 "max-request-body-bytes", "request-timeout", "tls-handshake-timeout",
                 "request-read-timeout", "idle-timeout", "shutdown-grace-period"}
     assert f.keys() <= required | optional

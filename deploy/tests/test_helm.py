@@ -145,7 +145,11 @@ def test_flags_follow_values():
         "securePort": 9443,
         "logFormat": "text",
         "logLevel": "debug",
-        "gandi": {"apiUrl": "https://api.sandbox.gandi.net/v5/livedns"},
+        "gandi": {
+            "apiUrl": "https://api.sandbox.gandi.net/v5/livedns",
+            "rateLimitPerMinute": 300,
+            "timeout": "5s",
+        },
         "metrics": {"port": 9500},
     }
     cont = container(only(render_helm(values), "Deployment"))
@@ -159,11 +163,14 @@ def test_flags_follow_values():
         "log-format": "text",
         "log-level": "debug",
         "gandi-api-url": "https://api.sandbox.gandi.net/v5/livedns",
+        "gandi-rate-limit-per-minute": "300",
+        "gandi-timeout": "5s",
     }
 
 
-def test_gandi_api_url_flag_is_omitted_by_default():
-    assert "gandi-api-url" not in flags(container(only(render_helm(), "Deployment")))
+def test_gandi_flags_are_omitted_by_default():
+    passed = flags(container(only(render_helm(), "Deployment")))
+    assert not {"gandi-api-url", "gandi-rate-limit-per-minute", "gandi-timeout"} & passed.keys()
 
 
 SERVER_VALUES = {
@@ -208,9 +215,18 @@ def _binary_flags() -> set[str]:
 
 
 def test_every_flag_the_chart_can_pass_is_a_flag_of_the_binary():
-    values = {**SERVER_VALUES, "gandi": {"apiUrl": "https://api.gandi.net/v5/livedns"}}
-    passed = set(flags(container(only(render_helm(values), "Deployment"))))
-    assert passed - _binary_flags() == set()
+    values = {
+        **SERVER_VALUES,
+        "gandi": {
+            "apiUrl": "https://api.gandi.net/v5/livedns",
+            "rateLimitPerMinute": 1000000,
+            "timeout": "30s",
+        },
+    }
+    passed = flags(container(only(render_helm(values), "Deployment")))
+    assert set(passed) - _binary_flags() == set()
+    # Written whole, never as 1e+06.
+    assert passed["gandi-rate-limit-per-minute"] == "1000000"
 
 
 def _pod(values: dict | None = None) -> dict:
@@ -306,6 +322,9 @@ def test_release_name_and_overrides_shape_object_names():
         ({"server": {"shutdownGracePeriod": "20"}}, "shutdownGracePeriod"),
         ({"terminationGracePeriodSeconds": 0}, "terminationGracePeriodSeconds"),
         ({"terminationGracePeriodSeconds": "60"}, "terminationGracePeriodSeconds"),
+        ({"gandi": {"timeout": "10"}}, "timeout"),
+        ({"gandi": {"rateLimitPerMinute": -1}}, "rateLimitPerMinute"),
+        ({"gandi": {"rateLimit": 300}}, "rateLimit"),
         ({"serviceMonitor": {"enabled": True}, "metrics": {"enabled": False}}, "metrics.enabled"),
     ],
 )
