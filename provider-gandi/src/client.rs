@@ -92,7 +92,7 @@ impl Client {
                 "timeout is zero; give a timeout such as 10s",
             ));
         }
-        if config.rate_limit_per_minute == 0 {
+        if config.rate_limit_per_minute == 0 && config.shared_rate_limiter.is_none() {
             return Err(Error::invalid_input(
                 "rate_limit_per_minute is 0, which would block every request; Gandi allows 1000",
             ));
@@ -138,7 +138,10 @@ impl Client {
             base,
             sharing_id: config.sharing_id.clone(),
             secret: secret.clone(),
-            limiter: RateLimiter::per_minute(config.rate_limit_per_minute),
+            limiter: match &config.shared_rate_limiter {
+                Some(shared) => shared.clone(),
+                None => RateLimiter::per_minute(config.rate_limit_per_minute),
+            },
             retry: config.retry.clone(),
             observer: config
                 .observer

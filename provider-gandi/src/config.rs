@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dns01_core::retry::RetryPolicy;
+use dns01_core::retry::{RateLimiter, RetryPolicy};
 use url::Url;
 
 /// Smallest TTL Gandi LiveDNS accepts, in seconds.
@@ -193,8 +193,15 @@ pub struct GandiConfig {
     /// see [`dns01_core::retry::RateLimiter::per_minute`]), so Gandi never sees more than this
     /// in one of its minutes. A burst of this many goes out at once; the next request waits
     /// until the oldest of them is 61 s old. Default 1000 (Gandi's limit per source IP); lower
-    /// it when other tools share the egress IP. Must not be 0.
+    /// it when other tools share the egress IP. Must not be 0, unless a
+    /// [`shared_rate_limiter`](Self::shared_rate_limiter) is given instead.
     pub rate_limit_per_minute: u32,
+    /// A limiter to take this client's slots from instead of one of its own built from
+    /// [`rate_limit_per_minute`](Self::rate_limit_per_minute). Gandi counts its limit per
+    /// source IP, not per credential: give every client that calls from one address (several
+    /// credentials in one process, say) clones of one limiter, and together they stay under
+    /// it. `None` (the default): a limiter of its own.
+    pub shared_rate_limiter: Option<RateLimiter>,
     /// Retries of rate-limited and transient failures.
     pub retry: RetryPolicy,
     /// TTL for records whose caller gives none, in seconds; within 300..=2592000.
@@ -219,6 +226,7 @@ impl GandiConfig {
             sharing_id: None,
             timeout: DEFAULT_TIMEOUT,
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            shared_rate_limiter: None,
             retry: RetryPolicy::default(),
             default_ttl: MIN_TTL,
             batch_window: DEFAULT_BATCH_WINDOW,
@@ -259,6 +267,14 @@ impl GandiConfig {
     #[must_use]
     pub fn with_rate_limit_per_minute(mut self, per_minute: u32) -> Self {
         self.rate_limit_per_minute = per_minute;
+        self
+    }
+
+    /// Takes request slots from `limiter`, shared with other clients (see
+    /// [`GandiConfig::shared_rate_limiter`]), e.g. `RateLimiter::per_minute(1000)`.
+    #[must_use]
+    pub fn with_shared_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.shared_rate_limiter = Some(limiter);
         self
     }
 

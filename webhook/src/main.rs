@@ -124,8 +124,14 @@ struct ServeArgs {
     /// too).
     #[arg(long, env = "GANDI_CREDENTIALS_FILE")]
     gandi_credentials_file: Option<PathBuf>,
-    /// Client-side limit of Gandi calls per minute, per credential.
-    #[arg(long, env = "GANDI_RATE_LIMIT_PER_MINUTE", default_value_t = 1000)]
+    /// Client-side limit of Gandi calls per minute, for the whole webhook (every credential
+    /// together; Gandi counts per source IP). At least 1.
+    #[arg(
+        long,
+        env = "GANDI_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     gandi_rate_limit_per_minute: u32,
     /// Timeout of one Gandi HTTP call.
     #[arg(long, env = "GANDI_TIMEOUT", default_value = "10s", value_parser = parse_duration)]

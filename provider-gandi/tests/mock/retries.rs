@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use dns01_core::retry::RateLimiter;
 use dns01_core::{ErrorKind, RrsetStore};
-use dns01_gandi::GandiStore;
+use dns01_gandi::{Credentials, GandiConfig, GandiStore};
 use serde_json::json;
 use url::Url;
 use wiremock::matchers::{method, path};
@@ -176,4 +177,66 @@ async fn a_refused_connection_is_transient() {
     assert_eq!(e.kind(), ErrorKind::Transient);
     assert_message(&e, &["GET example.com", "could not connect to Gandi"]);
     assert_store_redacted(&store);
+}
+
+/// Two stores with different credentials, as two tenants of one process, each with a limiter
+/// from `limiter` (or one of its own, of one call per minute): the first reads the rrset, then
+/// the second tries to. Whether the second was held back.
+async fn two_tenants(limiter: impl Fn() -> Option<RateLimiter>) -> (MockServer, bool) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(rrset_path()))
+        .respond_with(rrset_answer())
+        .mount(&server)
+        .await;
+    let stores = [
+        config(&server),
+        config_with(&server, Credentials::api_key(API_KEY)),
+    ]
+    .map(|config| {
+        let config = match limiter() {
+            Some(limiter) => config.with_shared_rate_limiter(limiter),
+            None => config.with_rate_limit_per_minute(1),
+        };
+        GandiStore::new(config).unwrap()
+    });
+    stores[0].read_txt(&zone(), &name()).await.unwrap();
+    // Time enough to go out if no limiter holds it back; the tests check what the server
+    // received, not this wait.
+    let (zone, name) = (zone(), name());
+    let second = stores[1].read_txt(&zone, &name);
+    let held_back = tokio::time::timeout(Duration::from_millis(500), second)
+        .await
+        .is_err();
+    (server, held_back)
+}
+
+#[tokio::test]
+async fn clients_given_one_shared_limiter_share_its_slots_across_credentials() {
+    // One call per minute for the whole process: the second tenant's call waits for the
+    // first tenant's slot to come back, and nothing reaches Gandi meanwhile.
+    let shared = RateLimiter::per_minute(1);
+    let (server, held_back) = two_tenants(|| Some(shared.clone())).await;
+    assert!(held_back, "the second tenant did not wait");
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        received[0].headers["authorization"],
+        format!("Bearer {TOKEN}").as_str()
+    );
+
+    // Limiters of their own (one call per minute each): both go out at once.
+    let (server, held_back) = two_tenants(|| None).await;
+    assert!(!held_back);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[test]
+fn a_shared_limiter_stands_in_for_a_zero_rate_limit() {
+    let base = GandiConfig::new(Credentials::personal_access_token(TOKEN))
+        .with_base_url(Url::parse(&format!("http://127.0.0.1:9{BASE}")).unwrap())
+        .with_rate_limit_per_minute(0);
+    assert!(GandiStore::new(base.clone()).is_err());
+    let shared = base.with_shared_rate_limiter(RateLimiter::per_minute(10));
+    assert!(GandiStore::new(shared).is_ok());
 }

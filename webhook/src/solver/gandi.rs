@@ -4,17 +4,21 @@
 //! `resourceNamespace`, or (only when `allowAmbientCredentials` is true and no reference is
 //! given) from the webhook's own environment ([`AmbientCredentials`]).
 //!
-//! One Gandi client (store, coordinator, rate limiter) is built per distinct credential and
-//! reused by every request that uses it, so all Issuers sharing a token share one rate limit
-//! and one per-name serialisation. The cache is keyed by a SHA-256 digest of the credential,
-//! endpoint and sharing id; the token itself is never a key, a label or a log field.
+//! One Gandi client (store, coordinator) is built per distinct credential and reused by every
+//! request that uses it, so all Issuers sharing a token share one per-name serialisation. The
+//! cache is keyed by a SHA-256 digest of the credential, endpoint and sharing id; the token
+//! itself is never a key, a label or a log field.
+//!
+//! The client-side rate limit is the webhook's, not a credential's: Gandi counts its limit per
+//! source IP, so every client of one endpoint takes its slots from one limiter, whatever
+//! tenant's credential it holds (a rotated token or an emptied cache starts no fresh budget).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dns01_core::retry::RetryPolicy;
+use dns01_core::retry::{RateLimiter, RetryPolicy};
 use dns01_core::{Coordinator, Provider};
 use dns01_gandi::{CallObserver, Credentials, GandiConfig};
 use sha2::{Digest, Sha256};
@@ -122,7 +126,8 @@ pub struct GandiSettings {
     pub production_url: Url,
     /// Base URL for `endpoint: sandbox`.
     pub sandbox_url: Url,
-    /// Client-side rate limit per credential, requests per minute.
+    /// Client-side rate limit of the whole solver, per endpoint (every credential together),
+    /// requests per minute (0: no limit).
     pub rate_limit_per_minute: u32,
     /// Per-request upstream timeout.
     pub timeout: std::time::Duration,
@@ -152,6 +157,9 @@ pub struct GandiSolver {
     settings: GandiSettings,
     observer: Option<Arc<dyn CallObserver>>,
     clients: Mutex<HashMap<[u8; 32], Arc<Coordinator>>>,
+    /// One limiter per endpoint, shared by every client of it (see the [module docs](self)).
+    production_limiter: RateLimiter,
+    sandbox_limiter: RateLimiter,
 }
 
 impl fmt::Debug for GandiSolver {
@@ -172,12 +180,21 @@ impl GandiSolver {
         ambient: AmbientCredentials,
         settings: GandiSettings,
     ) -> Self {
+        let production_limiter = RateLimiter::per_minute(settings.rate_limit_per_minute);
+        // Both endpoints pointed at one server (a proxy, an emulator) share its limit too.
+        let sandbox_limiter = if settings.sandbox_url == settings.production_url {
+            production_limiter.clone()
+        } else {
+            RateLimiter::per_minute(settings.rate_limit_per_minute)
+        };
         Self {
             secrets,
             ambient,
             settings,
             observer: None,
             clients: Mutex::new(HashMap::new()),
+            production_limiter,
+            sandbox_limiter,
         }
     }
 
@@ -248,9 +265,9 @@ impl GandiSolver {
         credential: &Credential,
         cfg: &GandiSolverConfig,
     ) -> Result<Arc<Coordinator>, SolverError> {
-        let base_url = match cfg.endpoint {
-            GandiEndpoint::Production => &self.settings.production_url,
-            GandiEndpoint::Sandbox => &self.settings.sandbox_url,
+        let (base_url, limiter) = match cfg.endpoint {
+            GandiEndpoint::Production => (&self.settings.production_url, &self.production_limiter),
+            GandiEndpoint::Sandbox => (&self.settings.sandbox_url, &self.sandbox_limiter),
         };
         let key = cache_key(credential, base_url, cfg.sharing_id.as_deref());
         if let Some(c) = self.lock().get(&key) {
@@ -258,7 +275,7 @@ impl GandiSolver {
         }
         let mut gcfg = GandiConfig::new(credential.to_gandi())
             .with_base_url(base_url.clone())
-            .with_rate_limit_per_minute(self.settings.rate_limit_per_minute)
+            .with_shared_rate_limiter(limiter.clone())
             .with_timeout(self.settings.timeout)
             .with_retry(self.settings.retry.clone());
         if let Some(id) = &cfg.sharing_id {

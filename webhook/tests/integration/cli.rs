@@ -103,3 +103,17 @@ fn batched_log_lines_are_held_back_and_written_at_exit() {
     let shutting = after.iter().position(|l| l.contains("shutting down"));
     assert!(ready.is_some() && ready < shutting, "{after:#?}");
 }
+
+#[test]
+fn a_zero_gandi_rate_limit_is_refused_naming_the_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dns01-webhook"))
+        .args(["serve", "--group-name", "acme.example.com"])
+        .args(["--gandi-rate-limit-per-minute", "0"])
+        .env_remove("GANDI_RATE_LIMIT_PER_MINUTE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--gandi-rate-limit-per-minute"), "{stderr}");
+    assert!(stderr.contains("0 is not in 1.."), "{stderr}");
+}

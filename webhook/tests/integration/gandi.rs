@@ -1,6 +1,7 @@
 //! The `gandi` solver end to end against the Gandi LiveDNS emulator (dns01-testkit).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use dns01_testkit::emulator::{Emulator, Token};
@@ -30,10 +31,25 @@ fn app(
     secrets: &StaticSecrets,
     ambient: AmbientCredentials,
 ) -> (Router, Arc<GandiSolver>, Arc<Metrics>) {
+    app_limited(
+        emu,
+        secrets,
+        ambient,
+        GandiSettings::default().rate_limit_per_minute,
+    )
+}
+
+fn app_limited(
+    emu: &Emulator,
+    secrets: &StaticSecrets,
+    ambient: AmbientCredentials,
+    rate_limit_per_minute: u32,
+) -> (Router, Arc<GandiSolver>, Arc<Metrics>) {
     let url: url::Url = emu.api_url().parse().unwrap();
     let settings = GandiSettings {
         production_url: url.clone(),
         sandbox_url: url,
+        rate_limit_per_minute,
         ..GandiSettings::default()
     };
     let metrics = Arc::new(Metrics::new());
@@ -210,4 +226,88 @@ async fn api_key_secret_refs_work_with_a_legacy_key_or_a_personal_access_token()
             assert_eq!(emu.decoded_txt("example.com", "_acme-challenge"), expected);
         }
     }
+}
+
+/// Tenants team-a and team-b, each with a token of its own, and their Presents.
+mod two_tenants {
+    use super::*;
+
+    const TOKEN_B: &str = "pat-for-team-b";
+
+    pub(super) async fn emulator() -> Emulator {
+        let emu = super::emulator().await;
+        emu.add_token(Token::pat(TOKEN_B));
+        emu
+    }
+
+    pub(super) fn secrets() -> StaticSecrets {
+        let s = super::secrets(TOKEN);
+        s.insert("team-b", "gandi-credentials", "api-token", TOKEN_B);
+        s
+    }
+
+    pub(super) fn present(namespace: &str) -> Value {
+        let name = format!("_acme-challenge.{namespace}.example.com.");
+        payload("Present", "example.com", &name, namespace, config())
+    }
+}
+
+#[tokio::test]
+async fn tenants_with_tokens_of_their_own_share_the_webhooks_gandi_rate_limit() {
+    // What one tenant's first Present costs (zone discovery included), with room to spare.
+    let emu = two_tenants::emulator().await;
+    let (app, _, _) = app_limited(
+        &emu,
+        &two_tenants::secrets(),
+        AmbientCredentials::none(),
+        1000,
+    );
+    let (status, body) = post(&app, &solver_path("gandi"), &two_tenants::present("team-a")).await;
+    assert!(success(status, &body), "{body}");
+    let calls = emu.total_requests();
+    assert!(calls > 0);
+
+    // A limit of exactly that many calls per minute for the whole webhook: team-a's Present
+    // uses it up, and team-b's, with its own token, waits for it (Gandi counts per source
+    // IP, not per token), so nothing of team-b's reaches Gandi.
+    let emu = two_tenants::emulator().await;
+    let limit = u32::try_from(calls).unwrap();
+    let (app, solver, _) = app_limited(
+        &emu,
+        &two_tenants::secrets(),
+        AmbientCredentials::none(),
+        limit,
+    );
+    let (status, body) = post(&app, &solver_path("gandi"), &two_tenants::present("team-a")).await;
+    assert!(success(status, &body), "{body}");
+    assert_eq!(emu.total_requests(), calls);
+    let (path, present_b) = (solver_path("gandi"), two_tenants::present("team-b"));
+    let b = post(&app, &path, &present_b);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), b)
+            .await
+            .is_err(),
+        "team-b's Present was not held back by team-a's use of the limit"
+    );
+    assert_eq!(emu.total_requests(), calls, "team-b's calls reached Gandi");
+    assert_eq!(solver.client_count(), 2, "team-b had no client of its own");
+
+    // With room for both, team-b's Present goes through: the wait above was the limit's.
+    let emu = two_tenants::emulator().await;
+    let (app, _, _) = app_limited(
+        &emu,
+        &two_tenants::secrets(),
+        AmbientCredentials::none(),
+        2 * limit,
+    );
+    for namespace in ["team-a", "team-b"] {
+        let (status, body) = post(
+            &app,
+            &solver_path("gandi"),
+            &two_tenants::present(namespace),
+        )
+        .await;
+        assert!(success(status, &body), "{body}");
+    }
+    assert_eq!(emu.total_requests(), 2 * calls);
 }
