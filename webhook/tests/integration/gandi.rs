@@ -269,28 +269,33 @@ async fn tenants_with_tokens_of_their_own_share_the_webhooks_gandi_rate_limit() 
 
     // A limit of exactly that many calls per minute for the whole webhook: team-a's Present
     // uses it up, and team-b's, with its own token, waits for it (Gandi counts per source
-    // IP, not per token), so nothing of team-b's reaches Gandi.
-    let emu = two_tenants::emulator().await;
+    // IP, not per token), so nothing of team-b's reaches Gandi. The same when team-b names
+    // the sandbox endpoint, here served by the same server as production.
     let limit = u32::try_from(calls).unwrap();
-    let (app, solver, _) = app_limited(
-        &emu,
-        &two_tenants::secrets(),
-        AmbientCredentials::none(),
-        limit,
-    );
-    let (status, body) = post(&app, &solver_path("gandi"), &two_tenants::present("team-a")).await;
-    assert!(success(status, &body), "{body}");
-    assert_eq!(emu.total_requests(), calls);
-    let (path, present_b) = (solver_path("gandi"), two_tenants::present("team-b"));
-    let b = post(&app, &path, &present_b);
-    assert!(
-        tokio::time::timeout(Duration::from_secs(1), b)
-            .await
-            .is_err(),
-        "team-b's Present was not held back by team-a's use of the limit"
-    );
-    assert_eq!(emu.total_requests(), calls, "team-b's calls reached Gandi");
-    assert_eq!(solver.client_count(), 2, "team-b had no client of its own");
+    for endpoint in ["production", "sandbox"] {
+        let emu = two_tenants::emulator().await;
+        let (app, solver, _) = app_limited(
+            &emu,
+            &two_tenants::secrets(),
+            AmbientCredentials::none(),
+            limit,
+        );
+        let path = solver_path("gandi");
+        let (status, body) = post(&app, &path, &two_tenants::present("team-a")).await;
+        assert!(success(status, &body), "{body}");
+        assert_eq!(emu.total_requests(), calls);
+        let mut present_b = two_tenants::present("team-b");
+        present_b["request"]["config"]["endpoint"] = endpoint.into();
+        let b = post(&app, &path, &present_b);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), b)
+                .await
+                .is_err(),
+            "team-b's Present ({endpoint}) was not held back by team-a's use of the limit"
+        );
+        assert_eq!(emu.total_requests(), calls, "team-b's calls reached Gandi");
+        assert_eq!(solver.client_count(), 2, "team-b had no client of its own");
+    }
 
     // With room for both, team-b's Present goes through: the wait above was the limit's.
     let emu = two_tenants::emulator().await;
