@@ -134,11 +134,11 @@ struct ServeArgs {
     )]
     gandi_rate_limit_per_minute: u32,
     /// Timeout of one Gandi HTTP call.
-    #[arg(long, env = "GANDI_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "GANDI_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     gandi_timeout: Duration,
     /// Deadline of one challenge request; on expiry the answer is `success: false`. Keep it
     /// below cert-manager's 30 s.
-    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "25s", value_parser = parse_timeout)]
     request_timeout: Duration,
     /// Serve the `memory` solver for these zones (comma-separated); for tests only.
     #[arg(long, env = "MEMORY_ZONES", value_delimiter = ',')]
@@ -153,13 +153,13 @@ struct ServeArgs {
     #[arg(long, env = "MAX_REQUEST_BODY_BYTES", default_value_t = dns01_webhook::DEFAULT_BODY_LIMIT)]
     max_request_body_bytes: usize,
     /// Time allowed for a client's TLS handshake.
-    #[arg(long, env = "TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     tls_handshake_timeout: Duration,
     /// Time allowed for a client to send a request's headers, and then its body.
-    #[arg(long, env = "REQUEST_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "REQUEST_READ_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     request_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
-    #[arg(long, env = "IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration)]
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "90s", value_parser = parse_timeout)]
     idle_timeout: Duration,
     /// Trust client certificates signed by this CA (instead of the ConfigMap's client-ca-file).
     #[arg(long, env = "CLIENT_CA_FILE")]
@@ -197,7 +197,7 @@ struct LocalArgs {
     #[arg(long, default_value = local::DEFAULT_GROUP, value_parser = parse_group_name)]
     group_name: String,
     /// Deadline of one challenge request.
-    #[arg(long, default_value = "25s", value_parser = parse_duration)]
+    #[arg(long, default_value = "25s", value_parser = parse_timeout)]
     request_timeout: Duration,
 }
 
@@ -237,6 +237,18 @@ fn parse_group_name(s: &str) -> Result<String, String> {
 }
 
 /// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
+/// A [`parse_duration`] that is not zero: a zero timeout would fail everything it bounds.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(s)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "{:?} is zero, which would fail everything at once; give a timeout such as 10s",
+            s.trim()
+        ));
+    }
+    Ok(timeout)
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -501,6 +513,11 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_timeout("500ms").unwrap(), Duration::from_millis(500));
+        for zero in ["0s", "0ms", "0m", "0"] {
+            let e = parse_timeout(zero).unwrap_err();
+            assert!(e.contains("is zero"), "{e}");
+        }
     }
 
     #[test]

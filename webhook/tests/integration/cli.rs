@@ -117,3 +117,29 @@ fn a_zero_gandi_rate_limit_is_refused_naming_the_flag() {
     assert!(stderr.contains("--gandi-rate-limit-per-minute"), "{stderr}");
     assert!(stderr.contains("0 is not in 1.."), "{stderr}");
 }
+
+#[test]
+fn zero_timeouts_are_refused_naming_the_flag() {
+    let serve = [
+        "--gandi-timeout",
+        "--request-timeout",
+        "--tls-handshake-timeout",
+        "--request-read-timeout",
+        "--idle-timeout",
+    ];
+    let cases = serve
+        .iter()
+        .map(|flag| (vec!["serve", "--group-name", "acme.example.com"], *flag))
+        .chain([(vec!["local"], "--request-timeout")]);
+    for (command, flag) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_dns01-webhook"))
+            .args(&command)
+            .args([flag, "0s"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{command:?} {flag} 0s: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+        assert!(stderr.contains("\"0s\" is zero"), "{flag}: {stderr}");
+    }
+}
