@@ -236,7 +236,6 @@ fn parse_group_name(s: &str) -> Result<String, String> {
     }
 }
 
-/// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
 /// A [`parse_duration`] that is not zero: a zero timeout would fail everything it bounds.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let timeout = parse_duration(s)?;
@@ -249,6 +248,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(timeout)
 }
 
+/// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
