@@ -437,20 +437,18 @@ async fn servers(
         // The ratios of each round (the webhook's against the baseline's right after it): how
         // much the machine's neighbours moved them within this run.
         let (mut round_throughput, mut round_p99) = (Vec::new(), Vec::new());
+        let round = async |server: &Server| {
+            load::run(
+                &endpoint(server.addr),
+                spec(c, server),
+                &identity,
+                calls_for,
+            )
+            .await
+        };
         for _ in 0..cli.rounds {
-            let mut rounds = Vec::with_capacity(2);
-            for server in [&webhook, &baseline] {
-                let round = load::run(
-                    &endpoint(server.addr),
-                    spec(c, server),
-                    &identity,
-                    calls_for,
-                )
-                .await?;
-                rounds.push(round);
-            }
-            let [wr, br] = <[Outcome; 2]>::try_from(rounds)
-                .map_err(|_| anyhow::anyhow!("a round measured fewer than two servers"))?;
+            let wr = round(&webhook).await?;
+            let br = round(&baseline).await?;
             round_throughput.extend(ratio(wr.throughput(), br.throughput()));
             if let (Some(ws), Some(bs)) =
                 (wr.latencies.clone().sorted(), br.latencies.clone().sorted())

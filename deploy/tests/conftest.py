@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -152,3 +153,11 @@ def flags(cont: Obj) -> dict[str, str]:
         assert name not in out, f"flag --{name} given twice"
         out[name] = value
     return out
+
+
+def binary_shutdown_default_seconds() -> int:
+    """The default of `--shutdown-grace-period`, in seconds, from its clap definition."""
+    source = (REPO / "webhook" / "src" / "main.rs").read_text()
+    found = re.search(r'default_value = "(\d+)s"[^\]]*\]\s*shutdown_grace_period:', source)
+    assert found, "the default of --shutdown-grace-period was not found"
+    return int(found.group(1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import all_of, container, flags, key, only
+from conftest import all_of, binary_shutdown_default_seconds, container, flags, key, only
 
 HEALTH_PATHS = {"/livez", "/readyz", "/healthz"}
 
@@ -146,7 +146,9 @@ def test_the_webhook_shuts_down_before_the_kubelet_kills_it(rendering):
     pod = only(objs, "Deployment")["spec"]["template"]["spec"]
     # The binary's default and Kubernetes' default when the rendering sets neither.
     f = flags(container(only(objs, "Deployment")))
-    shutdown = _seconds(f.get("shutdown-grace-period", "25s"))
+    shutdown = binary_shutdown_default_seconds()
+    if "shutdown-grace-period" in f:
+        shutdown = _seconds(f["shutdown-grace-period"])
     assert shutdown < pod.get("terminationGracePeriodSeconds", 30)
 
 

@@ -13,6 +13,7 @@ from conftest import (
     NAMESPACE,
     REPO,
     all_of,
+    binary_shutdown_default_seconds,
     container,
     flags,
     full_values,
@@ -233,14 +234,6 @@ def _pod(values: dict | None = None) -> dict:
     return only(render_helm(values), "Deployment")["spec"]["template"]["spec"]
 
 
-def _binary_shutdown_default_seconds() -> int:
-    """The default of `--shutdown-grace-period`, from its clap definition."""
-    source = (REPO / "webhook" / "src" / "main.rs").read_text()
-    found = re.search(r'default_value = "(\d+)s"[^\]]*\]\s*shutdown_grace_period:', source)
-    assert found, "the default of --shutdown-grace-period was not found"
-    return int(found.group(1))
-
-
 def test_termination_grace_period_is_kubernetes_default_unless_set():
     assert "terminationGracePeriodSeconds" not in _pod()
     pod = _pod({"terminationGracePeriodSeconds": 60, "server": {"shutdownGracePeriod": "50s"}})
@@ -274,7 +267,7 @@ def test_shutdown_grace_period_must_end_before_the_pods(shutdown, termination, r
 
 
 def test_a_short_pod_grace_period_is_checked_against_the_binarys_default():
-    default = _binary_shutdown_default_seconds()
+    default = binary_shutdown_default_seconds()
     assert "terminationGracePeriodSeconds" in _pod({"terminationGracePeriodSeconds": default + 1})
     with pytest.raises(helm.HelmError) as err:
         render_helm({"terminationGracePeriodSeconds": default})
