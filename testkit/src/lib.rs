@@ -6,6 +6,7 @@
 //! visible to resolvers the instant it is written.
 
 pub mod acmetest;
+pub mod bind;
 pub mod emulator;
 pub mod kubefake;
 pub mod pebble;
