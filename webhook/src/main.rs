@@ -21,6 +21,7 @@ use dns01_webhook::metrics::Metrics;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
+use dns01_webhook::solver::rfc2136::{self, Rfc2136Settings, Rfc2136Solver};
 use dns01_webhook::{App, AppState, auth, kube, secrets, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
@@ -136,6 +137,13 @@ struct ServeArgs {
     /// Timeout of one Gandi HTTP call.
     #[arg(long, env = "GANDI_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     gandi_timeout: Duration,
+    /// Nameservers the `rfc2136` solver may send updates to (host:port, port 53 by default;
+    /// repeat the flag or separate with commas). An Issuer's `nameserver` must be one of them.
+    #[arg(long = "rfc2136-nameserver", env = "RFC2136_NAMESERVERS", value_delimiter = ',', value_parser = parse_nameserver)]
+    rfc2136_nameservers: Vec<String>,
+    /// Timeout of one exchange with an RFC 2136 nameserver.
+    #[arg(long, env = "RFC2136_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    rfc2136_timeout: Duration,
     /// Deadline of one challenge request; on expiry the answer is `success: false`. Keep it
     /// below cert-manager's 30 s.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "25s", value_parser = parse_timeout)]
@@ -246,6 +254,11 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(timeout)
+}
+
+/// A `--rfc2136-nameserver` value, normalised as Issuers' `nameserver` values are.
+fn parse_nameserver(s: &str) -> Result<String, String> {
+    rfc2136::normalize_nameserver(s)
 }
 
 /// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
@@ -371,8 +384,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "ambient Gandi credentials configured (used only with allowAmbientCredentials)"
         );
     }
+    let secrets: Arc<dyn secrets::SecretSource> =
+        Arc::new(secrets::KubeSecrets::new(client.clone()));
     let gandi_solver = GandiSolver::new(
-        Arc::new(secrets::KubeSecrets::new(client.clone())),
+        secrets.clone(),
         ambient,
         GandiSettings {
             production_url: args.gandi_api_url.clone(),
@@ -385,6 +400,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_observer(metrics.clone());
     let mut solvers = Solvers::new();
     solvers.insert(gandi::NAME.to_owned(), Arc::new(gandi_solver));
+    solvers.insert(
+        rfc2136::NAME.to_owned(),
+        Arc::new(Rfc2136Solver::new(
+            secrets.clone(),
+            Rfc2136Settings {
+                nameservers: args.rfc2136_nameservers.clone(),
+                timeout: args.rfc2136_timeout,
+                ..Rfc2136Settings::default()
+            },
+        )),
+    );
     if !args.memory_zone.is_empty() {
         tracing::warn!(zones = ?args.memory_zone, "serving the memory solver: records are visible only to this process");
         solvers.insert(

@@ -7,10 +7,12 @@
 //!
 //! - [`memory::MemorySolver`]: an in-memory store, for local mode and tests.
 //! - [`gandi::GandiSolver`]: Gandi LiveDNS, one client per distinct credential.
+//! - [`rfc2136::Rfc2136Solver`]: RFC 2136 updates with TSIG, to the operator's nameservers.
 
 pub mod config;
 pub mod gandi;
 pub mod memory;
+pub mod rfc2136;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

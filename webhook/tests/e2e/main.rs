@@ -12,4 +12,5 @@ mod conformance;
 mod hijack;
 mod kubectl;
 mod pebble;
+mod rfc2136;
 mod support;

@@ -39,6 +39,8 @@ const CLEARED_ENV: &[&str] = &[
     "GANDI_TIMEOUT",
     "REQUEST_TIMEOUT",
     "MEMORY_ZONES",
+    "RFC2136_NAMESERVERS",
+    "RFC2136_TIMEOUT",
     "SHUTDOWN_GRACE_PERIOD",
     "CLIENT_CA_FILE",
     "REQUESTHEADER_CLIENT_CA_FILE",
@@ -104,6 +106,15 @@ impl Webhook {
 
     /// [`Webhook::start`] with the cluster's authentication CAs set up as `cas` says.
     pub(crate) async fn start_with(gandi_api_url: &str, cas: ClusterCas) -> anyhow::Result<Self> {
+        Self::start_with_args(gandi_api_url, cas, &[]).await
+    }
+
+    /// [`Webhook::start_with`], passing `extra` flags to `dns01-webhook serve`.
+    pub(crate) async fn start_with_args(
+        gandi_api_url: &str,
+        cas: ClusterCas,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
         let kube = KubeFake::start().await;
         let front_ca = TestCa::new("front-proxy-ca");
         let serving_ca = TestCa::new("webhook serving ca");
@@ -135,6 +146,7 @@ impl Webhook {
                 port,
                 gandi_api_url,
                 &log_path,
+                extra,
             )?;
             let base: url::Url = format!("https://127.0.0.1:{port}/").parse()?;
             let client =
@@ -207,6 +219,7 @@ fn spawn(
     port: u16,
     gandi_api_url: &str,
     log_path: &Path,
+    extra: &[String],
 ) -> anyhow::Result<Child> {
     let log = std::fs::File::create(log_path)?;
     let mut command = Command::new(env!("CARGO_BIN_EXE_dns01-webhook"));
@@ -230,6 +243,7 @@ fn spawn(
         .args(["--request-timeout", "20s"])
         .args(["--shutdown-grace-period", "1s"])
         .args(["--log-level", "dns01_webhook=debug,dns01_gandi=debug,info"])
+        .args(extra)
         // The log is a file: plain text whatever the environment says about colours.
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
@@ -395,19 +409,7 @@ impl Platform {
                 &[("api-token", READ_ONLY_TOKEN.as_bytes())],
             );
         }
-        let (account, _credentials) =
-            instant_acme::Account::builder_with_root(pebble.tls_ca_path())?
-                .create(
-                    &instant_acme::NewAccount {
-                        contact: &[],
-                        terms_of_service_agreed: true,
-                        only_return_existing: false,
-                    },
-                    pebble.directory_url(),
-                    None,
-                )
-                .await
-                .context("creating an ACME account at Pebble")?;
+        let account = acme_account(&pebble).await?;
         Ok(Self {
             emu,
             webhook,
@@ -449,113 +451,163 @@ impl Platform {
     }
 
     /// Orders a certificate for `names` the way cert-manager's ACME controller does with
-    /// `issuer`, calling the webhook for every challenge; sets every challenge ready (even one
-    /// whose Present failed, so the CA's verdict is seen too), then finalises when the order
-    /// is ready and cleans up every challenge.
+    /// `issuer` (see [`order`]).
     pub(crate) async fn order(&self, issuer: &Issuer, names: &[&str]) -> anyhow::Result<OrderRun> {
-        use dns01_testkit::acmetest::{self, Action, ChallengeRequest};
-        use instant_acme::{ChallengeType, Identifier, NewOrder, OrderStatus, RetryPolicy};
-
-        let dns = self.emu.dns_addr();
-        let identifiers: Vec<Identifier> = names
-            .iter()
-            .map(|n| Identifier::Dns((*n).to_owned()))
-            .collect();
-        let mut order = self.account.new_order(&NewOrder::new(&identifiers)).await?;
-
-        let mut presents = Vec::new();
-        let mut self_checks = Vec::new();
-        let mut written_at = Vec::new();
-        let mut requests = Vec::new();
-        {
-            let mut authorizations = order.authorizations();
-            while let Some(authz) = authorizations.next().await {
-                let mut authz = authz?;
-                let mut challenge = authz
-                    .challenge(ChallengeType::Dns01)
-                    .context("Pebble offered no dns-01 challenge")?;
-                let identifier = challenge.identifier().to_string();
-                // cert-manager's dnsName is the name without `*.`.
-                let dns_name = identifier.trim_start_matches("*.").to_owned();
-                let challenge_name = format!("_acme-challenge.{dns_name}.");
-                let resolved_fqdn = if issuer.cname_follow {
-                    acmetest::follow_cname(dns, &challenge_name).await?
-                } else {
-                    challenge_name.clone()
-                };
-                let resolved_zone = acmetest::find_zone_by_soa(dns, &resolved_fqdn).await?;
-                let request = ChallengeRequest {
-                    action: Action::Present,
-                    dns_name,
-                    key: challenge.key_authorization().dns_value(),
-                    resource_namespace: issuer.namespace.clone(),
-                    resolved_fqdn,
-                    resolved_zone,
-                    allow_ambient_credentials: false,
-                    config: issuer.config.clone(),
-                };
-                let outcome = self.webhook.client.call(GROUP, SOLVER, &request).await?;
-                // cert-manager's self-check: the value must be visible where the CA looks.
-                let visible = outcome.is_success()
-                    && visible_within(dns, &challenge_name, &request.key, Duration::from_secs(1))
-                        .await;
-                self_checks.push(visible);
-                written_at.push(self.names_holding(&request.key));
-                presents.push((request.clone(), outcome));
-                requests.push(request);
-                challenge.set_ready().await?;
-            }
-        }
-
-        let polling = RetryPolicy::new()
-            .initial_delay(POLL)
-            .backoff(1.5)
-            .timeout(Duration::from_secs(20));
-        let status = match order.poll_ready(&polling).await {
-            Ok(status) => status,
-            Err(instant_acme::Error::Api(_)) => OrderStatus::Invalid,
-            Err(e) => return Err(e.into()),
+        let acme = Acme {
+            account: &self.account,
+            client: &self.webhook.client,
+            dns: self.emu.dns_addr(),
+            solver: SOLVER,
         };
-        let mut certificate = None;
-        let mut problems = Vec::new();
-        let final_status = if status == OrderStatus::Ready {
-            let key = rcgen::KeyPair::generate()?;
-            let params = rcgen::CertificateParams::new(
-                names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
-            )?;
-            let csr = params.serialize_request(&key)?;
-            order.finalize_csr(csr.der()).await?;
-            certificate = Some(order.poll_certificate(&polling).await?);
-            OrderStatus::Valid
-        } else {
-            let mut authorizations = order.authorizations();
-            while let Some(authz) = authorizations.next().await {
-                let mut authz = authz?;
-                let state = authz.refresh().await?;
-                for c in &state.challenges {
-                    if let Some(p) = &c.error {
-                        problems.push(p.to_string());
-                    }
+        order(&acme, issuer, names, |value| self.names_holding(value)).await
+    }
+}
+
+/// An ACME account at Pebble (terms agreed), as cert-manager's Issuer registers one.
+pub(crate) async fn acme_account(
+    pebble: &dns01_testkit::pebble::Pebble,
+) -> anyhow::Result<instant_acme::Account> {
+    let (account, _credentials) = instant_acme::Account::builder_with_root(pebble.tls_ca_path())?
+        .create(
+            &instant_acme::NewAccount {
+                contact: &[],
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            pebble.directory_url(),
+            None,
+        )
+        .await
+        .context("creating an ACME account at Pebble")?;
+    Ok(account)
+}
+
+/// What [`order`] plays cert-manager with: the ACME account, the webhook, the DNS server that
+/// the CA and cert-manager's self-check ask, and the solver name.
+pub(crate) struct Acme<'a> {
+    pub(crate) account: &'a instant_acme::Account,
+    pub(crate) client: &'a WebhookClient,
+    pub(crate) dns: SocketAddr,
+    pub(crate) solver: &'a str,
+}
+
+/// Orders a certificate for `names` the way cert-manager's ACME controller does with
+/// `issuer`, calling the webhook for every challenge; sets every challenge ready (even one
+/// whose Present failed, so the CA's verdict is seen too), then finalises when the order is
+/// ready and cleans up every challenge. `holding(value)` says where a presented value was
+/// written (for [`OrderRun::written_at`]).
+pub(crate) async fn order(
+    acme: &Acme<'_>,
+    issuer: &Issuer,
+    names: &[&str],
+    holding: impl Fn(&str) -> Vec<String>,
+) -> anyhow::Result<OrderRun> {
+    let Acme {
+        account,
+        client,
+        dns,
+        solver,
+    } = *acme;
+    use dns01_testkit::acmetest::{self, Action, ChallengeRequest};
+    use instant_acme::{ChallengeType, Identifier, NewOrder, OrderStatus, RetryPolicy};
+
+    let identifiers: Vec<Identifier> = names
+        .iter()
+        .map(|n| Identifier::Dns((*n).to_owned()))
+        .collect();
+    let mut order = account.new_order(&NewOrder::new(&identifiers)).await?;
+
+    let mut presents = Vec::new();
+    let mut self_checks = Vec::new();
+    let mut written_at = Vec::new();
+    let mut requests = Vec::new();
+    {
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz?;
+            let mut challenge = authz
+                .challenge(ChallengeType::Dns01)
+                .context("Pebble offered no dns-01 challenge")?;
+            let identifier = challenge.identifier().to_string();
+            // cert-manager's dnsName is the name without `*.`.
+            let dns_name = identifier.trim_start_matches("*.").to_owned();
+            let challenge_name = format!("_acme-challenge.{dns_name}.");
+            let resolved_fqdn = if issuer.cname_follow {
+                acmetest::follow_cname(dns, &challenge_name).await?
+            } else {
+                challenge_name.clone()
+            };
+            let resolved_zone = acmetest::find_zone_by_soa(dns, &resolved_fqdn).await?;
+            let request = ChallengeRequest {
+                action: Action::Present,
+                dns_name,
+                key: challenge.key_authorization().dns_value(),
+                resource_namespace: issuer.namespace.clone(),
+                resolved_fqdn,
+                resolved_zone,
+                allow_ambient_credentials: false,
+                config: issuer.config.clone(),
+            };
+            let outcome = client.call(GROUP, solver, &request).await?;
+            // cert-manager's self-check: the value must be visible where the CA looks.
+            let visible = outcome.is_success()
+                && visible_within(dns, &challenge_name, &request.key, Duration::from_secs(1)).await;
+            self_checks.push(visible);
+            written_at.push(holding(&request.key));
+            presents.push((request.clone(), outcome));
+            requests.push(request);
+            challenge.set_ready().await?;
+        }
+    }
+
+    let polling = RetryPolicy::new()
+        .initial_delay(POLL)
+        .backoff(1.5)
+        .timeout(Duration::from_secs(20));
+    let status = match order.poll_ready(&polling).await {
+        Ok(status) => status,
+        Err(instant_acme::Error::Api(_)) => OrderStatus::Invalid,
+        Err(e) => return Err(e.into()),
+    };
+    let mut certificate = None;
+    let mut problems = Vec::new();
+    let final_status = if status == OrderStatus::Ready {
+        let key = rcgen::KeyPair::generate()?;
+        let params = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )?;
+        let csr = params.serialize_request(&key)?;
+        order.finalize_csr(csr.der()).await?;
+        certificate = Some(order.poll_certificate(&polling).await?);
+        OrderStatus::Valid
+    } else {
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz?;
+            let state = authz.refresh().await?;
+            for c in &state.challenges {
+                if let Some(p) = &c.error {
+                    problems.push(p.to_string());
                 }
             }
-            status
-        };
-
-        let mut cleanups = Vec::new();
-        for request in &requests {
-            let cleanup = request.with_action(Action::CleanUp);
-            cleanups.push(self.webhook.client.call(GROUP, SOLVER, &cleanup).await?);
         }
-        Ok(OrderRun {
-            status: final_status,
-            presents,
-            self_checks,
-            written_at,
-            cleanups,
-            certificate,
-            problems,
-        })
+        status
+    };
+
+    let mut cleanups = Vec::new();
+    for request in &requests {
+        let cleanup = request.with_action(Action::CleanUp);
+        cleanups.push(client.call(GROUP, solver, &cleanup).await?);
     }
+    Ok(OrderRun {
+        status: final_status,
+        presents,
+        self_checks,
+        written_at,
+        cleanups,
+        certificate,
+        problems,
+    })
 }
 
 /// Whether `value` is served at `name` (CNAMEs chased by the emulator) within `limit`.

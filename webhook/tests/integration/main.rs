@@ -10,6 +10,7 @@ mod gandi;
 mod kube;
 mod local_mode;
 mod protocol;
+mod rfc2136;
 mod solver_config;
 mod support;
 mod tls;
