@@ -210,7 +210,8 @@ fn request(action: &str, c: &Chal) -> anyhow::Result<http::Request<Body>> {
         .body(Body::from(serde_json::to_vec(&body)?))?)
 }
 
-async fn send(
+/// Sends one challenge request to the router and checks the answer says success.
+pub(crate) async fn send(
     app: &Router,
     action: &str,
     fqdn: &str,

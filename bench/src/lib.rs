@@ -8,7 +8,8 @@
 //!    ([`load`]) against a minimal axum + rustls server (`bench-baseline`).
 //! 2. Memory ([`procfs`]): resident set idle and peak, beside the baseline's peak.
 //! 3. Start-up: process start to `/readyz` answering 200.
-//! 4. Gandi calls ([`gandi`]), read from the emulator's counters.
+//! 4. Gandi calls ([`gandi`]), read from the emulator's counters; RFC 2136 UPDATEs
+//!    ([`rfc2136`]), read from BIND's statistics channel.
 //! 5. Per-request overhead of `dns01-gandi` over a bare HTTP call.
 //!
 //! Results are rows of a [`table::Table`], printed as markdown and written to a file.
@@ -18,6 +19,7 @@ pub mod gandi;
 pub mod load;
 pub mod pki;
 pub mod procfs;
+pub mod rfc2136;
 pub mod stats;
 pub mod table;
 
