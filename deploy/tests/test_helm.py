@@ -174,6 +174,15 @@ def test_gandi_flags_are_omitted_by_default():
     assert not {"gandi-api-url", "gandi-rate-limit-per-minute", "gandi-timeout"} & passed.keys()
 
 
+def test_rfc2136_nameservers_are_passed_as_one_comma_separated_flag_and_omitted_by_default():
+    values = {"rfc2136": {"nameservers": ["192.0.2.53:53", "ns1.example.com"], "timeout": "5s"}}
+    passed = flags(container(only(render_helm(values), "Deployment")))
+    assert passed["rfc2136-nameserver"] == "192.0.2.53:53,ns1.example.com"
+    assert passed["rfc2136-timeout"] == "5s"
+    default = flags(container(only(render_helm(), "Deployment")))
+    assert not {"rfc2136-nameserver", "rfc2136-timeout"} & default.keys()
+
+
 SERVER_VALUES = {
     "logFlushInterval": "0s",
     "server": {
@@ -223,6 +232,7 @@ def test_every_flag_the_chart_can_pass_is_a_flag_of_the_binary():
             "rateLimitPerMinute": 1000000,
             "timeout": "30s",
         },
+        "rfc2136": {"nameservers": ["192.0.2.53"], "timeout": "5s"},
     }
     passed = flags(container(only(render_helm(values), "Deployment")))
     assert set(passed) - _binary_flags() == set()
@@ -321,6 +331,9 @@ def test_release_name_and_overrides_shape_object_names():
         ({"server": {"idleTimeout": "00s"}}, "idleTimeout"),
         ({"gandi": {"rateLimitPerMinute": -1}}, "rateLimitPerMinute"),
         ({"gandi": {"rateLimit": 300}}, "rateLimit"),
+        ({"rfc2136": {"nameservers": ["a:53,b:53"]}}, "nameservers"),
+        ({"rfc2136": {"timeout": "0s"}}, "timeout"),
+        ({"rfc2136": {"nameserver": "a:53"}}, "nameserver"),
         ({"serviceMonitor": {"enabled": True}, "metrics": {"enabled": False}}, "metrics.enabled"),
     ],
 )

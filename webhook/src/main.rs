@@ -139,8 +139,8 @@ struct ServeArgs {
     gandi_timeout: Duration,
     /// Nameservers the `rfc2136` solver may send updates to (host:port, port 53 by default;
     /// repeat the flag or separate with commas). An Issuer's `nameserver` must be one of them.
-    #[arg(long = "rfc2136-nameserver", env = "RFC2136_NAMESERVERS", value_delimiter = ',', value_parser = parse_nameserver)]
-    rfc2136_nameservers: Vec<String>,
+    #[arg(long, env = "RFC2136_NAMESERVERS", value_delimiter = ',', value_parser = parse_nameserver)]
+    rfc2136_nameserver: Vec<String>,
     /// Timeout of one exchange with an RFC 2136 nameserver.
     #[arg(long, env = "RFC2136_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     rfc2136_timeout: Duration,
@@ -405,7 +405,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(Rfc2136Solver::new(
             secrets.clone(),
             Rfc2136Settings {
-                nameservers: args.rfc2136_nameservers.clone(),
+                nameservers: args.rfc2136_nameserver.clone(),
                 timeout: args.rfc2136_timeout,
                 ..Rfc2136Settings::default()
             },
