@@ -172,4 +172,13 @@ async fn pebble_issues_a_name_and_its_wildcard_validated_over_bind_and_the_zone_
         "",
         "cleaned up"
     );
+    let log = webhook.log();
+    assert!(
+        log.contains("RFC 2136 UPDATE applied"),
+        "the provider logs at debug:\n{log}"
+    );
+    assert!(
+        !log.contains(&bind.keys()[0].secret),
+        "the TSIG secret is in the log:\n{log}"
+    );
 }

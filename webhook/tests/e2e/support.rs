@@ -242,7 +242,10 @@ fn spawn(
         .args(["--gandi-timeout", "5s"])
         .args(["--request-timeout", "20s"])
         .args(["--shutdown-grace-period", "1s"])
-        .args(["--log-level", "dns01_webhook=debug,dns01_gandi=debug,info"])
+        .args([
+            "--log-level",
+            "dns01_webhook=debug,dns01_gandi=debug,dns01_rfc2136=debug,info",
+        ])
         .args(extra)
         // The log is a file: plain text whatever the environment says about colours.
         .env_remove("NO_COLOR")
