@@ -203,11 +203,17 @@ fn request(action: &str, c: &Chal) -> anyhow::Result<http::Request<Body>> {
         &json!({"ttl": 300}),
         true,
     );
+    solver_request(gandi::NAME, &body)
+}
+
+/// A `POST /apis/<group>/v1alpha1/<solver>` request carrying `body`, as kube-apiserver
+/// forwards cert-manager's.
+pub(crate) fn solver_request(solver: &str, body: &Value) -> anyhow::Result<http::Request<Body>> {
     Ok(http::Request::builder()
         .method("POST")
-        .uri(format!("/apis/{GROUP}/v1alpha1/{}", gandi::NAME))
+        .uri(format!("/apis/{GROUP}/v1alpha1/{solver}"))
         .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&body)?))?)
+        .body(Body::from(serde_json::to_vec(body)?))?)
 }
 
 /// Sends one challenge request to the router and checks the answer says success.

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::body::Body;
 use dns01_core::retry::RetryPolicy;
 use dns01_testkit::bind::{Bind, BindZone, TsigKeySpec};
 use dns01_webhook::secrets::StaticSecrets;
@@ -16,7 +15,7 @@ use dns01_webhook::solver::rfc2136::{self, Rfc2136Settings, Rfc2136Solver};
 use dns01_webhook::{AppState, router};
 use serde_json::json;
 
-use crate::gandi::{Chal, GROUP, ZONE, payload, send};
+use crate::gandi::{Chal, GROUP, ZONE, payload, send, solver_request};
 use crate::table::{Row, Table, Verdict};
 
 const F: &str = "4 RFC 2136 calls";
@@ -66,11 +65,7 @@ impl Harness {
             &self.config,
             false,
         );
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("/apis/{GROUP}/v1alpha1/{}", rfc2136::NAME))
-            .header("content-type", "application/json")
-            .body(Body::from(serde_json::to_vec(&body)?))?;
+        let request = solver_request(rfc2136::NAME, &body)?;
         send(&self.app, action, &c.fqdn, request).await
     }
 
