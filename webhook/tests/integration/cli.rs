@@ -122,6 +122,7 @@ fn a_zero_gandi_rate_limit_is_refused_naming_the_flag() {
 fn zero_timeouts_are_refused_naming_the_flag() {
     let serve = [
         "--gandi-timeout",
+        "--rfc2136-timeout",
         "--request-timeout",
         "--tls-handshake-timeout",
         "--request-read-timeout",
@@ -141,5 +142,27 @@ fn zero_timeouts_are_refused_naming_the_flag() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(flag), "{flag}: {stderr}");
         assert!(stderr.contains("\"0s\" is zero"), "{flag}: {stderr}");
+    }
+}
+
+#[test]
+fn a_bad_rfc2136_nameserver_is_refused_at_start_up_naming_the_flag() {
+    for bad in [
+        "http://ns1.example.com",
+        "ns1.example.com:0",
+        "192.0.2.1:53,,",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dns01-webhook"))
+            .args(["serve", "--group-name", "acme.example.com"])
+            .args(["--rfc2136-nameserver", bad])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--rfc2136-nameserver"), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("is not a nameserver address"),
+            "{bad}: {stderr}"
+        );
     }
 }
