@@ -34,6 +34,13 @@
 //! rrset exists, so a batch of presents queued behind one that wrote the rrset goes straight to
 //! `read_txt`. Nothing is cached beyond that: every batch that writes reads the rrset first.
 //!
+//! **Several processes.** The serialisation above holds inside one process. When several
+//! processes write the same rrsets (webhook replicas), give each coordinator the same
+//! [`RrsetLock`] ([`Coordinator::with_lock`]): each batch then holds the rrset's lock for its
+//! read-merge-write and releases it at once, and the existence hint is not used (another
+//! process may have changed the rrset since). A lock that cannot be taken fails the batch;
+//! nothing is written without it.
+//!
 //! A caller whose future is dropped while it waits does not stall the others: leadership of a
 //! name passes on to the next waiting caller, and callers whose batch was abandoned submit their
 //! (idempotent) operation again.
@@ -46,6 +53,7 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::lock::RrsetLock;
 use crate::name::{RelativeName, ZoneName};
 use crate::provider::{CreateOutcome, Provider, RrsetStore, StoreLimits};
 use crate::record::{DEFAULT_TTL, TxtRecord, TxtRrset, TxtValue};
@@ -115,6 +123,7 @@ fn lock(slots: &Slots) -> MutexGuard<'_, SlotMap> {
 pub struct Coordinator {
     store: Arc<dyn RrsetStore>,
     slots: Arc<Slots>,
+    lock: Option<Arc<dyn RrsetLock>>,
 }
 
 impl fmt::Debug for Coordinator {
@@ -122,6 +131,7 @@ impl fmt::Debug for Coordinator {
         f.debug_struct("Coordinator")
             .field("store", &self.store)
             .field("busy_names", &self.busy_names())
+            .field("lock", &self.lock)
             .finish()
     }
 }
@@ -132,7 +142,16 @@ impl Coordinator {
         Self {
             store,
             slots: Arc::new(Mutex::new(SlotMap::default())),
+            lock: None,
         }
+    }
+
+    /// The same coordinator, holding `lock`'s lock on an rrset for each batch on it: for
+    /// stores written by several processes (see the [module docs](self)).
+    #[must_use]
+    pub fn with_lock(mut self, lock: Arc<dyn RrsetLock>) -> Self {
+        self.lock = Some(lock);
+        self
     }
 
     /// The store underneath.
@@ -231,7 +250,10 @@ impl Coordinator {
             operations = ops.len(),
             "applying a batch of TXT operations"
         );
-        let outcome = run_batch(self.store.as_ref(), &key.0, &key.1, &ops, exists).await;
+        let outcome = match &self.lock {
+            None => run_batch(self.store.as_ref(), &key.0, &key.1, &ops, exists).await,
+            Some(lock) => locked_batch(lock.as_ref(), self.store.as_ref(), key, &ops).await,
+        };
         leader.exists = outcome.as_ref().ok().copied();
         let result = outcome.map(|_| ());
         for tx in leader.waiters.drain(..) {
@@ -440,6 +462,28 @@ async fn run_batch(
         Write::Delete => store.delete_txt(zone, name).await.map(|()| false),
         Write::Replace(rrset) => store.replace_txt(zone, name, &rrset).await.map(|()| true),
     }
+}
+
+/// [`run_batch`] while holding `lock` on the rrset; the existence hint of earlier batches is
+/// not used, since another process may have changed the rrset in between.
+async fn locked_batch(
+    lock: &dyn RrsetLock,
+    store: &dyn RrsetStore,
+    key: &Key,
+    ops: &[Op],
+) -> Result<bool> {
+    let lease = lock.acquire(&key.0, &key.1).await?;
+    let outcome = run_batch(store, &key.0, &key.1, ops, None).await;
+    if let Err(e) = lease.release().await {
+        // The batch is done either way; the lock frees itself when it expires.
+        tracing::warn!(
+            zone = %key.0,
+            name = %key.1,
+            error = %e.report(),
+            "could not release the rrset lock; it frees itself when it expires"
+        );
+    }
+    outcome
 }
 
 /// The text of an error's causes, kept when an error is copied for another waiter.

@@ -9,6 +9,8 @@
 //!   [`RrsetStore`] trait that hosts with whole-rrset APIs implement.
 //! - [`coordinator`]: turns any [`RrsetStore`] into a [`Provider`]: per-name serialisation,
 //!   coalescing of concurrent operations into one read-merge-write, no-op writes skipped.
+//! - [`lock`]: a lock per rrset shared by every process that writes it, so that several
+//!   coordinators (webhook replicas) never interleave their read-merge-writes.
 //! - [`retry`]: retry policy for retryable errors and a shared client-side rate limiter.
 //! - [`delegation`]: the stable naming function that maps a (domain, tenant) pair to its
 //!   challenge name inside a delegated validation zone.
@@ -40,6 +42,7 @@
 pub mod coordinator;
 pub mod delegation;
 pub mod error;
+pub mod lock;
 pub mod name;
 pub mod provider;
 pub mod record;
@@ -53,6 +56,7 @@ pub mod conformance;
 
 pub use coordinator::Coordinator;
 pub use error::{Error, ErrorKind, Result};
+pub use lock::{LocalLock, RrsetLease, RrsetLock};
 pub use name::{Fqdn, NameError, RelativeName, ZoneName};
 pub use provider::{CreateOutcome, Provider, RrsetStore, StoreLimits};
 pub use record::{TxtRecord, TxtRrset, TxtValue};

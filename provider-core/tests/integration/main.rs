@@ -6,5 +6,6 @@
 
 mod conformance;
 mod coordinator;
+mod lock;
 mod memory;
 mod support;
