@@ -1,6 +1,9 @@
 //! A fake Kubernetes API server for tests: ConfigMaps, Secrets, TokenReview and
-//! SubjectAccessReview from configurable state, over plain HTTP or TLS, recording every
-//! request so tests can count calls and inspect what was asked.
+//! SubjectAccessReview from configurable state, and `coordination.k8s.io/v1` Leases with the
+//! API server's optimistic concurrency (every write bumps `metadata.resourceVersion`; a create
+//! of an existing Lease is 409 `AlreadyExists`, a replace or delete carrying a stale
+//! `resourceVersion` is 409 `Conflict`), over plain HTTP or TLS, recording every request so
+//! tests can count calls and inspect what was asked.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -128,6 +131,16 @@ struct FakeState {
     requests: Vec<RecordedRequest>,
     token_reviews: usize,
     sar_requests: Vec<Value>,
+    leases: HashMap<(String, String), Value>,
+    /// The last `resourceVersion` handed out (one counter for every kind, as etcd's revision).
+    revision: u64,
+}
+
+impl FakeState {
+    fn next_revision(&mut self) -> String {
+        self.revision += 1;
+        self.revision.to_string()
+    }
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -332,6 +345,119 @@ async fn subject_access_review(
     .into_response()
 }
 
+const LEASES: &str = "leases.coordination.k8s.io";
+
+fn conflict(name: &str) -> Response {
+    status(
+        StatusCode::CONFLICT,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {LEASES} \"{name}\": the object has been modified; \
+             please apply your changes to the latest version and try again"
+        ),
+    )
+}
+
+fn lease_not_found(name: &str) -> Response {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("{LEASES} \"{name}\" not found"),
+    )
+}
+
+async fn get_lease(
+    State(state): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+) -> Response {
+    let s = state.lock().unwrap();
+    match s.leases.get(&(ns, name.clone())) {
+        Some(lease) => axum::Json(lease.clone()).into_response(),
+        None => lease_not_found(&name),
+    }
+}
+
+async fn create_lease(
+    State(state): State<Shared>,
+    Path(ns): Path<String>,
+    axum::Json(mut lease): axum::Json<Value>,
+) -> Response {
+    let Some(name) = lease["metadata"]["name"].as_str().map(ToOwned::to_owned) else {
+        return status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "Lease.coordination.k8s.io \"\" is invalid: metadata.name: Required value".into(),
+        );
+    };
+    let mut s = state.lock().unwrap();
+    let key = (ns.clone(), name.clone());
+    if s.leases.contains_key(&key) {
+        return status(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{LEASES} \"{name}\" already exists"),
+        );
+    }
+    let revision = s.next_revision();
+    lease["apiVersion"] = json!("coordination.k8s.io/v1");
+    lease["kind"] = json!("Lease");
+    lease["metadata"]["namespace"] = json!(ns);
+    lease["metadata"]["resourceVersion"] = json!(revision);
+    lease["metadata"]["uid"] = json!(format!("uid-lease-{revision}"));
+    s.leases.insert(key, lease.clone());
+    (StatusCode::CREATED, axum::Json(lease)).into_response()
+}
+
+async fn replace_lease(
+    State(state): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+    axum::Json(mut lease): axum::Json<Value>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let key = (ns.clone(), name.clone());
+    let Some(current) = s.leases.get(&key) else {
+        return lease_not_found(&name);
+    };
+    // Leases allow unconditional updates: only a resourceVersion that is given must match.
+    let given = lease["metadata"]["resourceVersion"].as_str();
+    if given.is_some_and(|rv| Some(rv) != current["metadata"]["resourceVersion"].as_str()) {
+        return conflict(&name);
+    }
+    let uid = current["metadata"]["uid"].clone();
+    let revision = s.next_revision();
+    lease["apiVersion"] = json!("coordination.k8s.io/v1");
+    lease["kind"] = json!("Lease");
+    lease["metadata"]["name"] = json!(name);
+    lease["metadata"]["namespace"] = json!(ns);
+    lease["metadata"]["resourceVersion"] = json!(revision);
+    lease["metadata"]["uid"] = uid;
+    s.leases.insert(key, lease.clone());
+    axum::Json(lease).into_response()
+}
+
+async fn delete_lease(
+    State(state): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let options: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut s = state.lock().unwrap();
+    let key = (ns, name.clone());
+    let Some(current) = s.leases.get(&key) else {
+        return lease_not_found(&name);
+    };
+    let precondition = options["preconditions"]["resourceVersion"].as_str();
+    if precondition.is_some_and(|rv| Some(rv) != current["metadata"]["resourceVersion"].as_str()) {
+        return conflict(&name);
+    }
+    s.leases.remove(&key);
+    axum::Json(json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+        "details": {"name": name, "group": "coordination.k8s.io", "kind": "leases"},
+    }))
+    .into_response()
+}
+
 async fn fallback() -> Response {
     status(
         StatusCode::NOT_FOUND,
@@ -354,6 +480,14 @@ fn app(state: Shared) -> Router {
         .route(
             "/apis/authorization.k8s.io/v1/subjectaccessreviews",
             post(subject_access_review),
+        )
+        .route(
+            "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+            post(create_lease),
+        )
+        .route(
+            "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}",
+            get(get_lease).put(replace_lease).delete(delete_lease),
         )
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), record))
@@ -541,6 +675,21 @@ impl KubeFake {
     /// Number of SubjectAccessReviews received.
     pub fn sar_count(&self) -> usize {
         self.state.lock().unwrap().sar_requests.len()
+    }
+
+    /// Lease `ns/name` as stored, if it exists.
+    pub fn lease(&self, ns: &str, name: &str) -> Option<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .leases
+            .get(&(ns.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// Number of Leases stored.
+    pub fn lease_count(&self) -> usize {
+        self.state.lock().unwrap().leases.len()
     }
 
     /// Number of requests whose path starts with `prefix`.
