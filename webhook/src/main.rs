@@ -1,10 +1,5 @@
 //! `dns01-webhook`: the command line. Everything else lives in the library.
 
-/// mimalloc: less time in allocation than the system allocator on the request path.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: dns01_alloc::MiMalloc = dns01_alloc::MiMalloc;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +16,7 @@ use dns01_webhook::metrics::Metrics;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
-use dns01_webhook::{App, AppState, auth, kube, secrets, tls};
+use dns01_webhook::{AppState, auth, kube, router, secrets, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
 #[derive(Debug, Parser)]
@@ -293,7 +288,7 @@ fn init_logging(log: &LogArgs) -> anyhow::Result<BatchGuard> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    dns01_webhook::runtime()
+    tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")?
         .block_on(run(cli))
 }
@@ -401,7 +396,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.body_limit = args.max_request_body_bytes;
     state.metrics = metrics.clone();
     state.auth = Some(Arc::new(authenticator));
-    let app = App::new(state);
+    let app = router(state);
 
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_address)
         .await

@@ -40,8 +40,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
-use crate::App;
-
 /// The TLS client certificate chain of the connection a request arrived on (end entity
 /// first). Inserted by [`serve`] into every request of a connection that presented one.
 ///
@@ -404,35 +402,24 @@ impl Default for ServeOptions {
 }
 
 /// [`serve_with_options`] with default options.
-pub fn serve(
+pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    app: impl Into<App>,
+    app: Router,
     shutdown: impl Future<Output = ()> + Send,
-) -> impl Future<Output = std::io::Result<()>> {
-    serve_with_options(listener, tls, app, shutdown, ServeOptions::default())
+) -> std::io::Result<()> {
+    serve_with_options(listener, tls, app, shutdown, ServeOptions::default()).await
 }
 
-/// Serves `app` (an [`App`], or a plain [`Router`]) over TLS on `listener` until `shutdown`
-/// completes; then stops accepting, lets in-flight requests finish (at most
-/// `shutdown_timeout`) and returns.
+/// Serves `app` over TLS on `listener` until `shutdown` completes; then stops accepting, lets
+/// in-flight requests finish (at most `shutdown_timeout`) and returns.
 ///
 /// Every request the router receives carries the connection's [`PeerCertificates`] (when the
 /// client presented a certificate) and `ConnectInfo<SocketAddr>` as extensions.
-pub fn serve_with_options(
+pub async fn serve_with_options(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    app: impl Into<App>,
-    shutdown: impl Future<Output = ()> + Send,
-    options: ServeOptions,
-) -> impl Future<Output = std::io::Result<()>> {
-    serve_app(listener, tls, app.into(), shutdown, options)
-}
-
-async fn serve_app(
-    listener: TcpListener,
-    tls: Arc<ServerConfig>,
-    app: App,
+    app: Router,
     shutdown: impl Future<Output = ()> + Send,
     options: ServeOptions,
 ) -> std::io::Result<()> {
@@ -509,14 +496,6 @@ impl Drop for InFlight {
     }
 }
 
-/// Who answers a request.
-enum Target {
-    /// A served solver's route, with the connection's client certificate chain.
-    Solver(crate::api::route::SolverRoute, Option<PeerCertificates>),
-    /// The router.
-    Router(Router),
-}
-
 /// A request body that fails once its deadline passes before it is complete.
 struct DeadlineBody {
     inner: hyper::body::Incoming,
@@ -587,7 +566,7 @@ async fn serve_connection(
     acceptor: tokio_rustls::TlsAcceptor,
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
-    app: App,
+    app: Router,
     stop: watch::Receiver<bool>,
     options: &ServeOptions,
 ) {
@@ -623,27 +602,14 @@ async fn serve_connection(
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             let guard = InFlight::start(&service_activity);
-            // A served solver's path is answered by its route, which is given the chain rather
-            // than finding it among the extensions; anything else goes to the router.
-            let target = match app.solver_route(request.uri().path()) {
-                Some(route) => Target::Solver(route.clone(), peer.clone()),
-                None => {
-                    if let Some(peer) = &peer {
-                        request.extensions_mut().insert(peer.clone());
-                    }
-                    request.extensions_mut().insert(ConnectInfo(remote));
-                    Target::Router(app.router().clone())
-                }
-            };
-            let request = request.map(|body| DeadlineBody::new(body, body_read_timeout));
+            if let Some(peer) = &peer {
+                request.extensions_mut().insert(peer.clone());
+            }
+            request.extensions_mut().insert(ConnectInfo(remote));
+            let request = request.map(|body| Body::new(DeadlineBody::new(body, body_read_timeout)));
+            let app = app.clone();
             async move {
-                let response = match target {
-                    Target::Solver(route, peer) => route.serve(request, peer.as_ref()).await,
-                    Target::Router(router) => {
-                        let Ok(response) = router.oneshot(request.map(Body::new)).await;
-                        response
-                    }
-                };
+                let Ok(response) = app.oneshot(request).await;
                 drop(guard);
                 Ok::<_, Infallible>(response)
             }

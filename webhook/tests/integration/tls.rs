@@ -46,10 +46,10 @@ impl Drop for TestServer {
     }
 }
 
-/// Serves `app` (an `App` or a plain router) with `tls::serve_with_options` on 127.0.0.1:0.
+/// Serves `app` with `tls::serve_with_options` on 127.0.0.1:0.
 pub(crate) async fn start_server(
     config: Arc<rustls::ServerConfig>,
-    app: impl Into<dns01_webhook::App>,
+    app: Router,
     options: ServeOptions,
 ) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -58,7 +58,7 @@ pub(crate) async fn start_server(
     let done = tokio::spawn(tls::serve_with_options(
         listener,
         config,
-        app.into(),
+        app,
         async move {
             let _ = rx.await;
         },

@@ -50,7 +50,7 @@ impl Drop for TlsWebhook {
 }
 
 impl TlsWebhook {
-    pub(crate) async fn start(app: impl Into<dns01_webhook::App>, options: ServeOptions) -> Self {
+    pub(crate) async fn start(app: Router, options: ServeOptions) -> Self {
         let ca = TestCa::new("webhook serving ca");
         let cert = ca.server_cert(&["localhost"]);
         let key =
@@ -62,7 +62,7 @@ impl TlsWebhook {
         tokio::spawn(tls::serve_with_options(
             listener,
             config,
-            app.into(),
+            app,
             async move {
                 let _ = rx.await;
             },
