@@ -29,7 +29,6 @@ pub mod kube;
 pub mod local;
 pub mod logging;
 pub mod metrics;
-mod scan;
 pub mod secrets;
 pub mod solver;
 pub mod tls;

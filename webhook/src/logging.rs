@@ -351,7 +351,7 @@ impl Visit for Fields<'_> {
 /// Whether `text` may hold a control character (a cheap filter; [`push_escaped`] decides per
 /// character).
 fn may_hold_control(text: &str) -> bool {
-    crate::scan::may_hold_control(text.as_bytes())
+    text.chars().any(char::is_control)
 }
 
 /// Appends `text` with control characters escaped.
