@@ -11,7 +11,7 @@ use dns01_core::{Fqdn, ZoneName};
 use url::Url;
 
 use dns01_webhook::local::{self, LocalOptions};
-use dns01_webhook::logging::{BatchGuard, BatchedWriter};
+use dns01_webhook::logging::EscapedFields;
 use dns01_webhook::metrics::Metrics;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
@@ -71,10 +71,10 @@ struct LogArgs {
     /// Log filter, in RUST_LOG syntax (e.g. `info`, `dns01_webhook=debug,info`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
-    /// How often log lines are written out, in batches (e.g. 100ms, 1s); 0s writes each line
-    /// at once. Batches cost far less under load; lines still buffered are written at exit.
-    #[arg(long, env = "LOG_FLUSH_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
-    log_flush_interval: Duration,
+    /// Deprecated, and ignored: log lines are written as they come. Accepted (with a warning)
+    /// for one release so that existing deployments keep starting.
+    #[arg(long, env = "LOG_FLUSH_INTERVAL", value_parser = parse_duration)]
+    log_flush_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -261,29 +261,29 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Starts logging; the guard writes the lines still buffered when it is dropped.
-fn init_logging(log: &LogArgs) -> anyhow::Result<BatchGuard> {
+/// Starts logging.
+fn init_logging(log: &LogArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.log_level)
         .with_context(|| format!("invalid --log-level {:?}", log.log_level))?;
     // Colour codes only on a terminal: a pipe or a file (kubectl logs, a log shipper) gets
-    // plain lines, and no time is spent writing escape sequences nobody sees.
+    // plain lines.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let (writer, guard) = BatchedWriter::new(std::io::stdout(), log.log_flush_interval)
-        .context("cannot start the log writer thread")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
+        .with_ansi(ansi);
     match log.log_format {
-        // A terminal gets tracing-subscriber's coloured lines; pods and files get the same
-        // layout, written by a leaner formatter (one line per challenge request adds up).
-        LogFormat::Text if ansi => builder.init(),
-        LogFormat::Text => builder
-            .event_format(dns01_webhook::logging::PlainText)
-            .init(),
+        LogFormat::Text => builder.fmt_fields(EscapedFields::default()).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
-    Ok(guard)
+    if let Some(interval) = log.log_flush_interval {
+        tracing::warn!(
+            ?interval,
+            "--log-flush-interval (LOG_FLUSH_INTERVAL) is deprecated and ignored: log lines are \
+             written as they come; remove it (chart value logFlushInterval), it will be \
+             refused in a later release"
+        );
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -297,15 +297,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Cname(args)) => cname(&args),
         Some(Command::Local { args, log }) => {
-            let _logs = init_logging(&log)?;
+            init_logging(&log)?;
             run_local(args).await
         }
         Some(Command::Serve { args, log }) => {
-            let _logs = init_logging(&log)?;
+            init_logging(&log)?;
             serve(*args).await
         }
         None => {
-            let _logs = init_logging(&cli.log)?;
+            init_logging(&cli.log)?;
             serve(cli.serve).await
         }
     }
