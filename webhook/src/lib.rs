@@ -5,7 +5,7 @@
 //! an in-memory store for local mode and tests), with delegated validation zones bound to the
 //! requesting namespace.
 //!
-//! A request travels: TLS ([`tls`]) → authentication and authorisation ([`auth`]) →
+//! A request travels: TLS ([`server`], [`tls`]) → authentication and authorisation ([`auth`]) →
 //! payload ([`api`]) → solver configuration and delegation policy ([`solver`]) →
 //! coordinator → store → upstream.
 //!
@@ -30,6 +30,7 @@ pub mod local;
 pub mod logging;
 pub mod metrics;
 pub mod secrets;
+pub mod server;
 pub mod solver;
 pub mod tls;
 

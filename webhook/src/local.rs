@@ -214,7 +214,7 @@ async fn serve_https(
     let shutdown = async move {
         let _ = stopped.changed().await;
     };
-    if let Err(e) = crate::tls::serve(listener, config, app, shutdown).await {
+    if let Err(e) = crate::server::serve(listener, config, app, shutdown).await {
         tracing::error!(error = %e, "local HTTPS server failed");
     }
 }

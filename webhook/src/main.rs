@@ -16,7 +16,7 @@ use dns01_webhook::metrics::Metrics;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
-use dns01_webhook::{AppState, auth, kube, router, secrets, tls};
+use dns01_webhook::{AppState, auth, kube, router, secrets, server, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
 #[derive(Debug, Parser)]
@@ -428,7 +428,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls_config =
         tls::server_config(certs, true).context("cannot build the TLS configuration")?;
     tracing::info!(%addr, group = %group_name, metrics = %args.metrics_address, "serving");
-    let options = tls::ServeOptions {
+    let options = server::ServeOptions {
         max_connections: args.max_connections,
         handshake_timeout: args.tls_handshake_timeout,
         header_read_timeout: args.request_read_timeout,
@@ -436,7 +436,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: args.idle_timeout,
         shutdown_timeout: args.shutdown_grace_period,
     };
-    tls::serve_with_options(listener, tls_config, app, shutdown_signal(), options)
+    server::serve_with_options(listener, tls_config, app, shutdown_signal(), options)
         .await
         .context("server failed")?;
     tracing::info!("stopped");
@@ -552,7 +552,7 @@ mod tests {
     #[test]
     fn connection_limits_have_flags_with_the_library_defaults() {
         let cli = Cli::try_parse_from(["dns01-webhook", "--group-name", "g"]).unwrap();
-        let defaults = tls::ServeOptions::default();
+        let defaults = server::ServeOptions::default();
         assert_eq!(cli.serve.max_connections, defaults.max_connections);
         assert_eq!(cli.serve.tls_handshake_timeout, defaults.handshake_timeout);
         assert_eq!(cli.serve.request_read_timeout, defaults.header_read_timeout);

@@ -13,7 +13,8 @@ use dns01_testkit::kubefake::{FakeUser, KubeFake, SarRule, authentication_config
 use dns01_testkit::pki::{TestCa, TestCert};
 use dns01_webhook::auth::{self, AuthConfigSource, Authenticator, UserInfo};
 use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
-use dns01_webhook::tls::{self, FixedCert, ServeOptions};
+use dns01_webhook::server::ServeOptions;
+use dns01_webhook::tls::{self, FixedCert};
 use serde_json::Value;
 
 use crate::tls::{TestServer, start_server};

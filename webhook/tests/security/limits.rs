@@ -1,11 +1,11 @@
-//! Request limits over real TLS (`tls::serve_with_options` with the webhook's router, as the
+//! Request limits over real TLS (`server::serve_with_options` with the webhook's router, as the
 //! binary serves it): the documented body limit, slow clients (handshake, headers, body), silent connections, and the
 //! connection cap. Idle keep-alive connections and the cap on a busy server are covered by the
 //! `integration` binary (`tls.rs`); these add what it does not.
 
 use std::time::{Duration, Instant};
 
-use dns01_webhook::tls::ServeOptions;
+use dns01_webhook::server::ServeOptions;
 use dns01_webhook::{DEFAULT_BODY_LIMIT, router};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};

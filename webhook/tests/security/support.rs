@@ -12,9 +12,10 @@ use dns01_testkit::pki::TestCa;
 use dns01_webhook::AppState;
 use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
 use dns01_webhook::secrets::{KubeSecrets, SecretSource};
+use dns01_webhook::server::{self, ServeOptions};
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{AmbientCredentials, GandiSettings, GandiSolver};
-use dns01_webhook::tls::{self, FixedCert, ServeOptions};
+use dns01_webhook::tls::{self, FixedCert};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
@@ -23,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 
 pub(crate) use crate::common::*;
 
-/// A webhook served by `tls::serve_with_options` on 127.0.0.1:0 with a certificate of its
+/// A webhook served by `server::serve_with_options` on 127.0.0.1:0 with a certificate of its
 /// own CA; shuts down when dropped.
 pub(crate) struct TlsWebhook {
     pub(crate) addr: SocketAddr,
@@ -49,7 +50,7 @@ impl TlsWebhook {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(tls::serve_with_options(
+        tokio::spawn(server::serve_with_options(
             listener,
             config,
             app,
