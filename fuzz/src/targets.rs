@@ -56,17 +56,13 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// The whole router with the memory solver, fed `data` as the body of
 /// `POST /apis/<group>/v1alpha1/memory`.
 ///
-/// Invariants: the typed pass of the payload parse agrees with the reference parse; the answer
-/// is one of 201 (with `response.success` and, on failure, a message), 400, 413 or 422 (each
-/// with a Kubernetes `Status` body whose code is the HTTP status); never a 5xx; the body is
-/// JSON; a 201 echoes the request it was given.
+/// Invariants: the answer is one of 201 (with `response.success` and, on failure, a message),
+/// 400, 413 or 422 (each with a Kubernetes `Status` body whose code is the HTTP status); never
+/// a 5xx; the body is JSON; a 201 is only given to a body the payload parse accepts, and echoes
+/// the request it was given.
 pub fn payload_handler(data: &[u8]) {
-    // The handler's typed pass takes only what the reference parse accepts, identically.
-    assert_eq!(
-        payload::parse_payload(data),
-        payload::parse_payload_reference(data),
-        "the typed pass and the reference parse disagree"
-    );
+    // A body the parse refuses is never answered 201.
+    let parsed = payload::parse_payload(data).is_ok();
     // A fresh store per input: records must not pile up across inputs.
     let zones = ZONES
         .iter()
@@ -96,6 +92,7 @@ pub fn payload_handler(data: &[u8]) {
         .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {body:?}"));
     match status {
         StatusCode::CREATED => {
+            assert!(parsed, "201 for a body the payload parse refuses: {value}");
             assert_eq!(value["kind"], "ChallengePayload", "{value}");
             let success = value["response"]["success"]
                 .as_bool()

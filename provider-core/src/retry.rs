@@ -5,7 +5,7 @@
 //!   backoff, honouring the upstream's retry-after hint, bounded in attempts and in time.
 //! - [`RateLimiter`] is shared (by cloning) by every caller of one upstream, so that the whole
 //!   process stays under the upstream's request quota: a sliding window of at most `n` calls
-//!   in any minute ([`RateLimiter::per_minute`]) or a token bucket ([`RateLimiter::new`]).
+//!   in any minute ([`RateLimiter::per_minute`]).
 //!
 //! All waiting uses [`tokio::time`], so tests can run with paused time.
 //!
@@ -232,77 +232,19 @@ pub const PER_MINUTE_WINDOW: Duration = Duration::from_secs(61);
 
 /// A client-side rate limiter shared (by cloning) by all callers of one upstream.
 ///
-/// Two schedules are available:
+/// [`RateLimiter::per_minute`] is a **sliding window**: at most `n` calls in *any* window of
+/// [`PER_MINUTE_WINDOW`]. That is what an upstream that counts "n per minute" (in fixed or
+/// sliding windows) accepts. A burst of `n` goes through at once; the next call waits until the
+/// oldest of the last `n` is a window old.
 ///
-/// - [`RateLimiter::per_minute`] is a **sliding window**: at most `n` calls in *any* window of
-///   [`PER_MINUTE_WINDOW`]. That is what an upstream that counts "n per minute" (in fixed or
-///   sliding windows) accepts. A burst of `n` goes through at once; the next call waits until
-///   the oldest of the last `n` is a window old.
-/// - [`RateLimiter::new`] is a **token bucket** of `capacity` tokens gaining one every
-///   `interval`: a burst of `capacity`, then one call per `interval`. Its long-run rate is
-///   exact, but any window of `capacity * interval` can see up to about `2 * capacity` calls
-///   (a full burst, then the refill), so it does not suit an upstream with a hard per-window
-///   quota.
-///
-/// In both, each caller reserves the next free slot under a short lock and then sleeps,
+/// Each caller reserves the next free slot under a short lock and then sleeps,
 /// outside the lock, until that slot: callers are served in the order they asked, so none
 /// starves. Cloning shares the one schedule.
 ///
 /// A caller that is cancelled while waiting in [`RateLimiter::acquire`] still uses up its slot.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    inner: Option<Arc<Schedule>>,
-}
-
-#[derive(Debug)]
-enum Schedule {
-    Bucket(Bucket),
-    Window(Window),
-}
-
-impl Schedule {
-    /// Reserves a slot if `wait_allowed` accepts the wait it needs; returns that wait.
-    fn reserve(
-        &self,
-        now: Instant,
-        wait_allowed: impl FnOnce(Duration) -> bool,
-    ) -> Option<Duration> {
-        match self {
-            Self::Bucket(bucket) => bucket.reserve(now, wait_allowed),
-            Self::Window(window) => window.reserve(now, wait_allowed),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Bucket {
-    /// Time for one token to come back.
-    interval: Duration,
-    /// How far ahead of now the reservations may run before callers must wait:
-    /// `(capacity - 1) * interval`.
-    tolerance: Duration,
-    /// When the bucket would be full again if no one else asked ("theoretical arrival time");
-    /// `None` until the first call, which finds it full.
-    full_at: Mutex<Option<Instant>>,
-}
-
-impl Bucket {
-    fn reserve(
-        &self,
-        now: Instant,
-        wait_allowed: impl FnOnce(Duration) -> bool,
-    ) -> Option<Duration> {
-        let mut full_at = self.full_at.lock().unwrap_or_else(PoisonError::into_inner);
-        let base = full_at.map_or(now, |at| at.max(now));
-        let wait = base
-            .saturating_duration_since(now)
-            .saturating_sub(self.tolerance);
-        if !wait_allowed(wait) {
-            return None;
-        }
-        *full_at = Some(base + self.interval);
-        Some(wait)
-    }
+    inner: Option<Arc<Window>>,
 }
 
 /// At most `max_calls` slots in any window of `window`.
@@ -376,26 +318,11 @@ impl RateLimiter {
     /// At most `max_calls` (at least one) grants in any window of `window`.
     fn sliding_window(max_calls: u32, window: Duration) -> Self {
         Self {
-            inner: Some(Arc::new(Schedule::Window(Window {
+            inner: Some(Arc::new(Window {
                 max_calls: usize::try_from(max_calls.max(1)).unwrap_or(usize::MAX),
                 window,
                 grants: Mutex::new(VecDeque::new()),
-            }))),
-        }
-    }
-
-    /// A token bucket of `capacity` tokens (at least one) that gains one token every
-    /// `interval`; it starts full. A burst of `capacity` goes through, then one call per
-    /// `interval`. Unlike [`RateLimiter::per_minute`], any window of `capacity * interval` can
-    /// see up to about `2 * capacity` calls. A zero `interval` never makes anyone wait.
-    pub fn new(capacity: u32, interval: Duration) -> Self {
-        let capacity = capacity.max(1);
-        Self {
-            inner: Some(Arc::new(Schedule::Bucket(Bucket {
-                interval,
-                tolerance: interval.saturating_mul(capacity - 1),
-                full_at: Mutex::new(None),
-            }))),
+            })),
         }
     }
 
@@ -639,29 +566,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_token_bucket_of_1000_allows_a_burst_then_spaces_calls_60ms_apart() {
-        tokio::time::pause();
-        let limiter = RateLimiter::new(1000, Duration::from_millis(60));
-        let start = Instant::now();
-        for _ in 0..1000 {
-            assert_eq!(limiter.acquire().await, Duration::ZERO);
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        for i in 1..=3u32 {
-            let waited = limiter.acquire().await;
-            assert!(waited >= Duration::from_millis(59), "{waited:?}");
-            assert!(waited <= Duration::from_millis(60), "{waited:?}");
-            let slot = Duration::from_millis(60) * i;
-            let elapsed = start.elapsed();
-            // The timer wakes on millisecond ticks; slots themselves do not drift.
-            assert!(
-                elapsed >= slot && elapsed <= slot + Duration::from_millis(1),
-                "{elapsed:?}"
-            );
-        }
-    }
-
-    #[tokio::test]
     async fn a_1000_per_minute_limiter_allows_a_burst_then_waits_for_the_61_second_window() {
         tokio::time::pause();
         let limiter = RateLimiter::per_minute(1000);
@@ -731,14 +635,6 @@ mod tests {
         );
         assert_eq!(most_in_any_window(&granted, Duration::from_secs(60)), 1000);
         assert_eq!(most_in_any_window(&granted, PER_MINUTE_WINDOW), 1000);
-        // The check itself would see a token bucket's excess.
-        let bucket = RateLimiter::new(1000, Duration::from_millis(60));
-        let mut times = Vec::new();
-        for _ in 0..2000 {
-            bucket.acquire().await;
-            times.push(Instant::now());
-        }
-        assert!(most_in_any_window(&times, Duration::from_secs(60)) > 1900);
     }
 
     #[tokio::test]
@@ -766,35 +662,16 @@ mod tests {
     #[tokio::test]
     async fn clones_share_one_schedule() {
         tokio::time::pause();
-        for make in [
-            || RateLimiter::per_minute(2),
-            || RateLimiter::new(2, Duration::from_secs(30)),
-        ] {
-            let a = make();
-            let b = a.clone();
-            assert!(a.try_acquire());
-            assert!(b.try_acquire());
-            assert!(!a.try_acquire());
-            assert!(!b.try_acquire());
-            assert!(make().try_acquire(), "a new limiter has its own schedule");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_refused_try_acquire_reserves_nothing_and_tokens_come_back() {
-        tokio::time::pause();
-        let limiter = RateLimiter::new(60, Duration::from_secs(1));
-        for _ in 0..60 {
-            assert!(limiter.try_acquire());
-        }
-        for _ in 0..5 {
-            assert!(!limiter.try_acquire());
-        }
-        tokio::time::advance(Duration::from_millis(999)).await;
-        assert!(!limiter.try_acquire());
-        tokio::time::advance(Duration::from_millis(1)).await;
-        assert!(limiter.try_acquire(), "one token back after one second");
-        assert!(!limiter.try_acquire());
+        let a = RateLimiter::per_minute(2);
+        let b = a.clone();
+        assert!(a.try_acquire());
+        assert!(b.try_acquire());
+        assert!(!a.try_acquire());
+        assert!(!b.try_acquire());
+        assert!(
+            RateLimiter::per_minute(2).try_acquire(),
+            "a new limiter has its own schedule"
+        );
     }
 
     #[tokio::test]
@@ -814,33 +691,6 @@ mod tests {
             assert!(limiter.try_acquire(), "the whole window is back");
         }
         assert!(!limiter.try_acquire());
-    }
-
-    #[tokio::test]
-    async fn two_thousand_concurrent_acquires_on_a_token_bucket_take_about_a_minute() {
-        tokio::time::pause();
-        let limiter = RateLimiter::new(1000, Duration::from_millis(60));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..2000)
-            .map(|_| {
-                let limiter = limiter.clone();
-                tokio::spawn(async move { limiter.acquire().await })
-            })
-            .collect();
-        let mut waited = Vec::new();
-        for task in tasks {
-            waited.push(task.await.unwrap());
-        }
-        let elapsed = start.elapsed();
-        assert!(
-            elapsed >= Duration::from_millis(59_900) && elapsed <= Duration::from_millis(60_100),
-            "{elapsed:?}"
-        );
-        assert_eq!(waited.iter().filter(|w| w.is_zero()).count(), 1000);
-        assert!(
-            waited.iter().all(|w| *w <= Duration::from_secs(60)),
-            "no caller starves"
-        );
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::dns::{self, DnsResponder};
 use crate::solver::Solvers;
 use crate::solver::memory::{self, MemorySolver};
-use crate::{App, AppState};
+use crate::{AppState, router};
 
 /// The zone held in memory by default. `.test` is reserved (RFC 2606): it never collides with
 /// a real domain.
@@ -149,7 +149,7 @@ pub async fn start(options: LocalOptions) -> Result<LocalServer, LocalError> {
     );
     let mut state = AppState::new(options.group_name.clone(), solvers);
     state.request_timeout = options.request_timeout;
-    let app = App::new(state);
+    let app = router(state);
 
     let (dns_addr, dns) = dns::spawn(DnsResponder::new(store.clone()), options.dns_listen)
         .await
@@ -208,13 +208,13 @@ pub async fn start(options: LocalOptions) -> Result<LocalServer, LocalError> {
 async fn serve_https(
     listener: tokio::net::TcpListener,
     config: Arc<rustls::ServerConfig>,
-    app: App,
+    app: axum::Router,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let shutdown = async move {
         let _ = stopped.changed().await;
     };
-    if let Err(e) = crate::tls::serve(listener, config, app, shutdown).await {
+    if let Err(e) = crate::server::serve(listener, config, app, shutdown).await {
         tracing::error!(error = %e, "local HTTPS server failed");
     }
 }

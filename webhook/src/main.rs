@@ -1,10 +1,5 @@
 //! `dns01-webhook`: the command line. Everything else lives in the library.
 
-/// mimalloc: less time in allocation than the system allocator on the request path.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: dns01_alloc::MiMalloc = dns01_alloc::MiMalloc;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,13 +11,13 @@ use dns01_core::{Fqdn, ZoneName};
 use url::Url;
 
 use dns01_webhook::local::{self, LocalOptions};
-use dns01_webhook::logging::{BatchGuard, BatchedWriter};
+use dns01_webhook::logging::EscapedFields;
 use dns01_webhook::metrics::Metrics;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
 use dns01_webhook::solver::rfc2136::{self, Rfc2136Settings, Rfc2136Solver};
-use dns01_webhook::{App, AppState, auth, kube, secrets, tls};
+use dns01_webhook::{AppState, auth, kube, router, secrets, server, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
 #[derive(Debug, Parser)]
@@ -77,10 +72,10 @@ struct LogArgs {
     /// Log filter, in RUST_LOG syntax (e.g. `info`, `dns01_webhook=debug,info`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
-    /// How often log lines are written out, in batches (e.g. 100ms, 1s); 0s writes each line
-    /// at once. Batches cost far less under load; lines still buffered are written at exit.
-    #[arg(long, env = "LOG_FLUSH_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
-    log_flush_interval: Duration,
+    /// Deprecated, and ignored: log lines are written as they come. Accepted (with a warning)
+    /// for one release so that existing deployments keep starting.
+    #[arg(long, env = "LOG_FLUSH_INTERVAL", value_parser = parse_duration)]
+    log_flush_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -279,34 +274,34 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Starts logging; the guard writes the lines still buffered when it is dropped.
-fn init_logging(log: &LogArgs) -> anyhow::Result<BatchGuard> {
+/// Starts logging.
+fn init_logging(log: &LogArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.log_level)
         .with_context(|| format!("invalid --log-level {:?}", log.log_level))?;
     // Colour codes only on a terminal: a pipe or a file (kubectl logs, a log shipper) gets
-    // plain lines, and no time is spent writing escape sequences nobody sees.
+    // plain lines.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let (writer, guard) = BatchedWriter::new(std::io::stdout(), log.log_flush_interval)
-        .context("cannot start the log writer thread")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
+        .with_ansi(ansi);
     match log.log_format {
-        // A terminal gets tracing-subscriber's coloured lines; pods and files get the same
-        // layout, written by a leaner formatter (one line per challenge request adds up).
-        LogFormat::Text if ansi => builder.init(),
-        LogFormat::Text => builder
-            .event_format(dns01_webhook::logging::PlainText)
-            .init(),
+        LogFormat::Text => builder.fmt_fields(EscapedFields::default()).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
-    Ok(guard)
+    if let Some(interval) = log.log_flush_interval {
+        tracing::warn!(
+            ?interval,
+            "--log-flush-interval (LOG_FLUSH_INTERVAL) is deprecated and ignored: log lines are \
+             written as they come; remove it (chart value logFlushInterval), it will be \
+             refused in a later release"
+        );
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    dns01_webhook::runtime()
+    tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")?
         .block_on(run(cli))
 }
@@ -315,15 +310,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Cname(args)) => cname(&args),
         Some(Command::Local { args, log }) => {
-            let _logs = init_logging(&log)?;
+            init_logging(&log)?;
             run_local(args).await
         }
         Some(Command::Serve { args, log }) => {
-            let _logs = init_logging(&log)?;
+            init_logging(&log)?;
             serve(*args).await
         }
         None => {
-            let _logs = init_logging(&cli.log)?;
+            init_logging(&cli.log)?;
             serve(cli.serve).await
         }
     }
@@ -427,7 +422,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.body_limit = args.max_request_body_bytes;
     state.metrics = metrics.clone();
     state.auth = Some(Arc::new(authenticator));
-    let app = App::new(state);
+    let app = router(state);
 
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_address)
         .await
@@ -459,7 +454,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls_config =
         tls::server_config(certs, true).context("cannot build the TLS configuration")?;
     tracing::info!(%addr, group = %group_name, metrics = %args.metrics_address, "serving");
-    let options = tls::ServeOptions {
+    let options = server::ServeOptions {
         max_connections: args.max_connections,
         handshake_timeout: args.tls_handshake_timeout,
         header_read_timeout: args.request_read_timeout,
@@ -467,7 +462,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: args.idle_timeout,
         shutdown_timeout: args.shutdown_grace_period,
     };
-    tls::serve_with_options(listener, tls_config, app, shutdown_signal(), options)
+    server::serve_with_options(listener, tls_config, app, shutdown_signal(), options)
         .await
         .context("server failed")?;
     tracing::info!("stopped");
@@ -583,7 +578,7 @@ mod tests {
     #[test]
     fn connection_limits_have_flags_with_the_library_defaults() {
         let cli = Cli::try_parse_from(["dns01-webhook", "--group-name", "g"]).unwrap();
-        let defaults = tls::ServeOptions::default();
+        let defaults = server::ServeOptions::default();
         assert_eq!(cli.serve.max_connections, defaults.max_connections);
         assert_eq!(cli.serve.tls_handshake_timeout, defaults.handshake_timeout);
         assert_eq!(cli.serve.request_read_timeout, defaults.header_read_timeout);

@@ -14,9 +14,7 @@
 //! Label values come from fixed sets (solver names, actions, outcome labels, Gandi operations,
 //! HTTP status codes), never from request content, so cardinality stays bounded.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -24,37 +22,24 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use foldhash::fast::RandomState;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-// The request labels are built for every request, so none of them allocates: the solver name is
-// shared, the action and outcome are fixed strings.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    solver: SolverLabel,
+    solver: String,
     action: &'static str,
     outcome: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    solver: SolverLabel,
+    solver: String,
     action: &'static str,
-}
-
-/// A solver name as a label value.
-#[derive(Debug, Clone, Hash, PartialEq, Eq)]
-struct SolverLabel(Arc<str>);
-
-impl EncodeLabelValue for SolverLabel {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-        encoder.write_str(&self.0)
-    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,9 +69,6 @@ pub struct Metrics {
     upstream_latency: Family<OperationLabels, Histogram>,
     retries: Family<OperationLabels, Counter>,
     rate_limit_wait: Histogram,
-    /// The counter and histogram of each (solver, action, outcome) seen: one lookup with a
-    /// fast hash per request instead of one SipHash lookup per family. Bounded like the labels.
-    request_handles: Mutex<HashMap<RequestLabels, (Counter, Histogram), RandomState>>,
 }
 
 impl Default for Metrics {
@@ -154,44 +136,30 @@ impl Metrics {
             upstream_latency,
             retries,
             rate_limit_wait,
-            request_handles: Mutex::default(),
         }
     }
 
-    /// Counts one answered request. The solver name is shared rather than borrowed so that
-    /// counting allocates nothing.
+    /// Counts one answered request.
     pub fn observe_request(
         &self,
-        solver: &Arc<str>,
+        solver: &str,
         action: &'static str,
         outcome: &'static str,
         elapsed: Duration,
     ) {
-        let labels = RequestLabels {
-            solver: SolverLabel(solver.clone()),
-            action,
-            outcome,
-        };
-        let mut handles = self
-            .request_handles
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (counter, histogram) = match handles.get(&labels) {
-            Some(found) => found,
-            None => {
-                let counter = self.requests.get_or_create(&labels).clone();
-                let histogram = self
-                    .latency
-                    .get_or_create(&LatencyLabels {
-                        solver: labels.solver.clone(),
-                        action,
-                    })
-                    .clone();
-                handles.entry(labels).or_insert((counter, histogram))
-            }
-        };
-        histogram.observe(elapsed.as_secs_f64());
-        counter.inc();
+        self.requests
+            .get_or_create(&RequestLabels {
+                solver: solver.to_owned(),
+                action,
+                outcome,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                solver: solver.to_owned(),
+                action,
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Marks a request in flight until the guard is dropped.
@@ -275,12 +243,7 @@ mod tests {
     #[test]
     fn requests_and_upstream_calls_appear_in_the_text_format() {
         let m = Arc::new(Metrics::new());
-        m.observe_request(
-            &Arc::from("gandi"),
-            "Present",
-            "success",
-            Duration::from_millis(20),
-        );
+        m.observe_request("gandi", "Present", "success", Duration::from_millis(20));
         m.on_call("replace_txt", Some(201), Duration::from_millis(5));
         m.on_retry("read_txt");
         let text = m.encode();
@@ -302,15 +265,15 @@ mod tests {
     #[test]
     fn repeated_requests_add_up_under_their_own_labels() {
         let m = Arc::new(Metrics::new());
-        let (gandi, memory) = (Arc::from("gandi"), Arc::from("memory"));
+        let (gandi, memory) = ("gandi", "memory");
         for _ in 0..3 {
-            m.observe_request(&gandi, "Present", "success", Duration::from_millis(20));
+            m.observe_request(gandi, "Present", "success", Duration::from_millis(20));
         }
-        m.observe_request(&gandi, "Present", "timeout", Duration::from_secs(30));
-        m.observe_request(&gandi, "CleanUp", "success", Duration::from_millis(5));
+        m.observe_request(gandi, "Present", "timeout", Duration::from_secs(30));
+        m.observe_request(gandi, "CleanUp", "success", Duration::from_millis(5));
         // An equal name in another allocation is the same label.
-        m.observe_request(&Arc::from("gandi"), "Present", "success", Duration::ZERO);
-        m.observe_request(&memory, "Present", "success", Duration::ZERO);
+        m.observe_request(&String::from("gandi"), "Present", "success", Duration::ZERO);
+        m.observe_request(memory, "Present", "success", Duration::ZERO);
         let text = m.encode();
         for line in [
             r#"dns01_webhook_requests_total{solver="gandi",action="Present",outcome="success"} 4"#,
@@ -330,12 +293,7 @@ mod tests {
         use http_body_util::BodyExt as _;
         use tower::ServiceExt as _;
         let m = Arc::new(Metrics::new());
-        m.observe_request(
-            &Arc::from("memory"),
-            "CleanUp",
-            "success",
-            Duration::from_millis(1),
-        );
+        m.observe_request("memory", "CleanUp", "success", Duration::from_millis(1));
         let res = router(m)
             .oneshot(
                 axum::http::Request::get("/metrics")

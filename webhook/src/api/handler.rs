@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -90,25 +90,6 @@ fn check_version(group: &str, version: &str) -> Result<(), ApiError> {
     )))
 }
 
-/// Why the body of a challenge request could not be read.
-#[derive(Debug)]
-pub(crate) enum BodyError {
-    /// It is longer than the body limit.
-    TooLarge,
-    /// Anything else, described.
-    Unreadable(String),
-}
-
-impl From<BytesRejection> for BodyError {
-    fn from(rejection: BytesRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Self::TooLarge
-        } else {
-            Self::Unreadable(rejection.to_string())
-        }
-    }
-}
-
 /// How one challenge request went, for the metrics and the log line.
 struct Outcome {
     action: Option<Action>,
@@ -128,51 +109,15 @@ pub async fn challenge(
     Path((group, version, solver_name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let label = if state.solvers.contains_key(&solver_name) {
+    let started = Instant::now();
+    let _in_flight = state.metrics.in_flight();
+    // The solver as metrics and logs name it: only served names, so that a caller cannot
+    // create label values.
+    let solver = if state.solvers.contains_key(&solver_name) {
         solver_name.as_str()
     } else {
         UNKNOWN_SOLVER
     };
-    answer(
-        &state,
-        &group,
-        &version,
-        &solver_name,
-        &Arc::from(label),
-        body.map_err(BodyError::from),
-    )
-    .await
-}
-
-/// [`challenge`] for the path of one served solver, routed without path parameters (see
-/// [`super::route`]).
-pub(crate) async fn challenge_for(
-    state: &AppState,
-    solver_name: &Arc<str>,
-    body: Result<Bytes, BodyError>,
-) -> Response {
-    answer(
-        state,
-        &state.group_name,
-        VERSION,
-        solver_name,
-        solver_name,
-        body,
-    )
-    .await
-}
-
-/// Answers one challenge request; `label` names the solver in metrics and logs.
-async fn answer(
-    state: &AppState,
-    group: &str,
-    version: &str,
-    solver_name: &str,
-    label: &Arc<str>,
-    body: Result<Bytes, BodyError>,
-) -> Response {
-    let started = Instant::now();
-    let _in_flight = state.metrics.in_flight();
     let mut outcome = Outcome {
         action: None,
         label: "success",
@@ -181,17 +126,17 @@ async fn answer(
     // The payload, once parsed: the answer echoes it, and the log line names its request.
     let mut payload = None;
     let response = match handle(
-        state,
-        group,
-        version,
-        solver_name,
+        &state,
+        &group,
+        &version,
+        &solver_name,
         body,
         &mut payload,
         &mut outcome,
     )
     .await
     {
-        Ok(answered) => created(answered),
+        Ok(answered) => (StatusCode::CREATED, Json(answered)).into_response(),
         Err(e) => {
             outcome.label = "rejected";
             outcome.message = Some(e.to_string());
@@ -202,16 +147,13 @@ async fn answer(
     let action = outcome.action.map_or("unknown", Action::as_str);
     state
         .metrics
-        .observe_request(label, action, outcome.label, elapsed);
+        .observe_request(solver, action, outcome.label, elapsed);
     let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     let request = payload.as_ref().and_then(|p| p.request.as_ref());
     let field = |get: fn(&ChallengeRequest) -> &str| request.map_or("", get);
     let dns_name = field(|r| &r.dns_name);
     let resolved_fqdn = field(|r| &r.resolved_fqdn);
     let namespace = field(|r| &r.resource_namespace);
-    // Every value is a string field (quoted in the line), which the log writer copies as it
-    // is; `Display` fields would each go through the formatting machinery.
-    let solver: &str = label;
     match &outcome.message {
         None => tracing::info!(
             solver,
@@ -238,31 +180,13 @@ async fn answer(
     response
 }
 
-/// The 201 answer: `payload` as JSON, written straight into one buffer of the usual size.
-fn created(payload: &ChallengePayload) -> Response {
-    let mut body = Vec::with_capacity(1024);
-    match payload.write_json(&mut body) {
-        Ok(()) => (
-            StatusCode::CREATED,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response(),
-        // Strings and JSON values always serialise; answer as axum's `Json` would.
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
-    }
-}
-
 /// Checks and parses the request into `payload`, runs it, and puts the response in `payload`.
 async fn handle<'p>(
     state: &AppState,
     group: &str,
     version: &str,
     solver_name: &str,
-    body: Result<Bytes, BodyError>,
+    body: Result<Bytes, BytesRejection>,
     payload: &'p mut Option<ChallengePayload>,
     outcome: &mut Outcome,
 ) -> Result<&'p ChallengePayload, ApiError> {
@@ -276,13 +200,14 @@ async fn handle<'p>(
             known.join(", ")
         )));
     };
-    let body = body.map_err(|err| match err {
-        BodyError::TooLarge => ApiError::PayloadTooLarge(format!(
-            "request body is larger than the {} bytes accepted",
-            state.body_limit
-        )),
-        BodyError::Unreadable(reason) => {
-            ApiError::BadRequest(format!("could not read the request body: {reason}"))
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "request body is larger than the {} bytes accepted",
+                state.body_limit
+            ))
+        } else {
+            ApiError::BadRequest(format!("could not read the request body: {rejection}"))
         }
     })?;
     let payload = payload.insert(parse_payload(&body)?);

@@ -4,7 +4,6 @@ pub mod discovery;
 pub mod error;
 pub mod handler;
 pub mod payload;
-pub(crate) mod route;
 pub mod types;
 
 pub use error::ApiError;

@@ -8,7 +8,6 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use foldhash::fast::RandomState;
 use tokio::sync::OnceCell;
 
 /// A map whose entries expire after a per-entry time to live, bounded in size.
@@ -17,9 +16,7 @@ use tokio::sync::OnceCell;
 /// cleared (decisions are cheap to recompute and the bound only guards memory).
 #[derive(Debug)]
 pub struct TtlCache<K, V> {
-    // Looked up on every request; foldhash (seeded per map) is several times faster than
-    // SipHash on these keys (user name, groups, request attributes).
-    entries: Mutex<HashMap<K, (Instant, V), RandomState>>,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
     capacity: usize,
 }
 
@@ -32,43 +29,15 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
     }
 
-    /// The cached value for `key`, if present and not expired.
+    /// The cached value for `key`, if present and not expired; an expired entry is removed.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
-        self.get_until(key).map(|(value, _)| value)
-    }
-
-    /// The cached value for `key` and when it expires, if present and not expired.
-    pub fn get_until<Q>(&self, key: &Q) -> Option<(V, Instant)>
-    where
-        K: Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
-        self.with_live(key, |value, expires| (value.clone(), expires))
-    }
-
-    /// Whether `key` has a value that has not expired (without copying the value).
-    pub fn contains<Q>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
-        self.with_live(key, |_, _| ()).is_some()
-    }
-
-    /// `f` of the value for `key` and its expiry, if present and not expired; an expired entry
-    /// is removed.
-    fn with_live<Q, R>(&self, key: &Q, f: impl FnOnce(&V, Instant) -> R) -> Option<R>
     where
         K: Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(key) {
-            Some((expires, value)) if *expires > Instant::now() => Some(f(value, *expires)),
+            Some((expires, value)) if *expires > Instant::now() => Some(value.clone()),
             Some(_) => {
                 entries.remove(key);
                 None
@@ -77,23 +46,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
     }
 
-    /// Stores `value` for `key` for `ttl`, and says until when; a zero `ttl` stores nothing
-    /// (and says `None`).
-    pub fn insert(&self, key: K, value: V, ttl: Duration) -> Option<Instant> {
-        if ttl.is_zero() {
-            return None;
-        }
-        let expires = Instant::now().checked_add(ttl)?;
-        self.insert_until(key, value, expires);
-        Some(expires)
-    }
-
-    /// Stores `value` for `key` until `expires` (nothing if that has passed).
-    pub fn insert_until(&self, key: K, value: V, expires: Instant) {
+    /// Stores `value` for `key` for `ttl`; a zero `ttl` stores nothing.
+    pub fn insert(&self, key: K, value: V, ttl: Duration) {
         let now = Instant::now();
-        if expires <= now {
+        let Some(expires) = now.checked_add(ttl).filter(|_| !ttl.is_zero()) else {
             return;
-        }
+        };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.capacity {
             entries.retain(|_, (expires, _)| *expires > now);
@@ -115,7 +73,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 }
 
-type Flights<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>, RandomState>>;
+type Flights<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
 
 /// At most one computation in flight per key: callers that ask for a key while its
 /// computation runs wait for it and get a clone of its result.
@@ -208,36 +166,11 @@ mod tests {
     }
 
     #[test]
-    fn contains_says_what_get_would_find_and_forgets_what_expired() {
+    fn a_zero_ttl_stores_nothing() {
         let cache = TtlCache::new(10);
-        cache.insert("a", 1, Duration::from_millis(30));
-        cache.insert("b", 2, Duration::from_secs(60));
-        assert!(cache.contains(&"a") && cache.contains(&"b"));
-        assert!(!cache.contains(&"c"));
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(!cache.contains(&"a"));
-        assert_eq!(cache.len(), 1, "the expired entry was removed");
-        assert!(cache.contains(&"b"));
-    }
-
-    #[test]
-    fn an_entry_stored_until_an_instant_says_when_it_expires() {
-        let cache: TtlCache<Box<[u8]>, u8> = TtlCache::new(10);
-        let until = Instant::now() + Duration::from_millis(30);
-        cache.insert_until(Box::from(&b"k"[..]), 1, until);
-        assert_eq!(cache.get_until(&b"k"[..]), Some((1, until)));
-        cache.insert_until(Box::from(&b"past"[..]), 2, Instant::now());
-        assert_eq!(
-            cache.get(&b"past"[..]),
-            None,
-            "an instant already passed stores nothing"
-        );
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(cache.get(&b"k"[..]), None);
-        let expires = cache.insert(Box::from(&b"t"[..]), 3, Duration::from_secs(60));
-        assert_eq!(cache.get_until(&b"t"[..]).map(|(_, at)| at), expires);
-        assert_eq!(cache.insert(Box::from(&b"z"[..]), 4, Duration::ZERO), None);
-        assert_eq!(cache.get(&b"z"[..]), None);
+        cache.insert("a", 1, Duration::ZERO);
+        assert_eq!(cache.get(&"a"), None);
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! Kubernetes `Status` body.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -11,12 +9,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use futures::future::Either;
+use futures::future::BoxFuture;
 use http::{Method, StatusCode};
 
-use super::authenticator::GrantKey;
 use super::requestheader::strip_identity_headers;
-use super::{AccessAttributes, Authenticator, CompiledAuthConfig, ErrorChain, UserInfo};
+use super::{AccessAttributes, Authenticator, ErrorChain, UserInfo};
 use crate::tls::PeerCertificates;
 
 /// What a request is, for authorisation.
@@ -166,84 +163,15 @@ impl AuthState {
     /// Authenticates and authorises `request`; on success returns it with identity headers
     /// removed and the [`UserInfo`] inserted as an extension (an `Arc<UserInfo>`), else the
     /// error response.
-    ///
-    /// A request with a client certificate chain whose every deciding input (configuration,
-    /// chain, method, path, identity headers) equals that of a request let through before is
-    /// let through again as the same user, without redoing the work, for as long as the cached
-    /// chain verification and authorisation decision it was made of would hold.
-    pub async fn check(&self, request: Request) -> Result<Request, Response> {
-        match self.check_granted(request) {
-            Granted::Yes(request) => Ok(request),
-            Granted::No(request, pending) => self.check_in_full(request, pending).await,
-        }
-    }
-
-    /// The part of [`check`](Self::check) that needs no waiting: a request let through by a
-    /// grant, ready for the handler, or what the full check starts from.
-    fn check_granted(&self, mut request: Request) -> Granted {
-        let pending = self.pending(&request, request.extensions().get::<PeerCertificates>());
-        match pending
-            .grant_key
-            .as_ref()
-            .and_then(|key| self.authenticator.granted(key))
-        {
-            Some(user) => {
-                strip_identity_headers(&pending.config.identity_headers, request.headers_mut());
-                request.extensions_mut().insert(user);
-                Granted::Yes(request)
-            }
-            None => Granted::No(request, pending),
-        }
-    }
-
-    /// The part of [`check`](Self::check) for a request that goes no further than the caller,
-    /// which reads its body and nothing else: `Ok` when a grant lets it through as it came
-    /// (its identity headers left, and no user added, since nothing would look at them), else
-    /// what [`check_in_full`](Self::check_in_full) starts from. `peer` is the connection's
-    /// client certificate chain.
-    pub(crate) fn granted<B>(
-        &self,
-        request: &http::Request<B>,
-        peer: Option<&PeerCertificates>,
-    ) -> Result<(), Pending> {
-        let pending = self.pending(request, peer);
-        if pending
-            .grant_key
-            .as_ref()
-            .is_some_and(|key| self.authenticator.is_granted(key))
-        {
-            return Ok(());
-        }
-        Err(pending)
-    }
-
-    /// The configuration in force, and the key of a grant for `request` (if `peer`, its client
-    /// certificate chain, is not empty).
-    fn pending<B>(&self, request: &http::Request<B>, peer: Option<&PeerCertificates>) -> Pending {
-        let config = self.authenticator.config_source().current();
-        let grant_key = peer.filter(|peer| !peer.chain().is_empty()).map(|peer| {
-            GrantKey::new(
-                &config,
-                peer,
-                request.method(),
-                request.uri().path(),
-                request.headers(),
-            )
-        });
-        Pending { config, grant_key }
-    }
-
-    /// The rest of [`check`](Self::check), for a request no grant lets through.
-    pub(crate) async fn check_in_full(
-        &self,
-        mut request: Request,
-        Pending { config, grant_key }: Pending,
-    ) -> Result<Request, Response> {
+    pub async fn check(&self, mut request: Request) -> Result<Request, Response> {
         let authenticator = &self.authenticator;
         let kind = classify(request.method(), request.uri().path());
         if kind == RequestKind::Health {
             return Ok(request);
         }
+        // One configuration for the whole check: the identity headers read are the ones
+        // stripped.
+        let config = authenticator.config_source().current();
         let result = authenticator
             .authenticate_with(
                 &config,
@@ -252,9 +180,9 @@ impl AuthState {
             )
             .await;
         strip_identity_headers(&config.identity_headers, request.headers_mut());
-        let (user, validity) = match result {
-            Ok((Some(user), validity)) => (user, validity),
-            Ok((None, _)) => {
+        let user = match result {
+            Ok(Some(user)) => user,
+            Ok(None) => {
                 tracing::debug!(path = request.uri().path(), "anonymous request refused");
                 return Err(unauthorized());
             }
@@ -267,52 +195,27 @@ impl AuthState {
             RequestKind::Health | RequestKind::Discovery => None,
             RequestKind::Resource(a) | RequestKind::NonResource(a) => Some(a),
         };
-        let user = match attributes {
-            None => Arc::new(user),
-            Some(attributes) => {
-                let key = (user, attributes);
-                let (user, attributes) = &key;
-                match authenticator.authorize_with(&key).await {
-                    Ok((decision, until)) if decision.allowed => {
-                        let user = Arc::new(key.0);
-                        if let Some(grant_key) = grant_key {
-                            authenticator.grant(grant_key, user.clone(), validity, until);
-                        }
-                        user
-                    }
-                    Ok((decision, _)) => {
-                        tracing::info!(user = %user.username, ?attributes, reason = %decision.reason, "request denied");
-                        return Err(forbidden(user, attributes, &decision.reason));
-                    }
-                    Err(err) => {
-                        tracing::warn!(user = %user.username, error = %ErrorChain(&err), "authorisation check failed");
-                        return Err(status(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "InternalError",
-                            "Internal error occurred: authorisation check failed".to_owned(),
-                            None,
-                        ));
-                    }
+        if let Some(attributes) = attributes {
+            match authenticator.authorize(&user, &attributes).await {
+                Ok(decision) if decision.allowed => {}
+                Ok(decision) => {
+                    tracing::info!(user = %user.username, ?attributes, reason = %decision.reason, "request denied");
+                    return Err(forbidden(&user, &attributes, &decision.reason));
+                }
+                Err(err) => {
+                    tracing::warn!(user = %user.username, error = %ErrorChain(&err), "authorisation check failed");
+                    return Err(status(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "Internal error occurred: authorisation check failed".to_owned(),
+                        None,
+                    ));
                 }
             }
-        };
-        request.extensions_mut().insert(user);
+        }
+        request.extensions_mut().insert(Arc::new(user));
         Ok(request)
     }
-}
-
-/// The outcome of [`AuthState::check_granted`].
-enum Granted {
-    /// Let through by a grant.
-    Yes(Request),
-    /// To be checked in full, from this.
-    No(Request, Pending),
-}
-
-/// What the full check takes over from the grant lookup.
-pub(crate) struct Pending {
-    config: Arc<CompiledAuthConfig>,
-    grant_key: Option<GrantKey>,
 }
 
 /// The middleware as a function, for `axum::middleware::from_fn_with_state(state, middleware)`.
@@ -364,10 +267,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    /// A request let through by a grant goes straight on (no box, no waiting); the others are
-    /// checked in full first.
-    type Future =
-        Either<S::Future, Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>>;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -377,17 +277,13 @@ where
         // The clone is not ready; swap it in and use the ready one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let (request, pending) = match self.state.check_granted(request) {
-            Granted::Yes(request) => return Either::Left(inner.call(request)),
-            Granted::No(request, pending) => (request, pending),
-        };
         let state = self.state.clone();
-        Either::Right(Box::pin(async move {
-            match state.check_in_full(request, pending).await {
+        Box::pin(async move {
+            match state.check(request).await {
                 Ok(request) => inner.call(request).await,
                 Err(response) => Ok(response),
             }
-        }))
+        })
     }
 }
 

@@ -29,11 +29,10 @@
 //!
 //! The axum side is [`layer`] (or [`middleware`] with `from_fn_with_state`); it reads the
 //! peer certificates from the [`PeerCertificates`](crate::tls::PeerCertificates) extension
-//! that [`crate::tls::serve`] inserts, removes identity headers and `Authorization` before the
+//! that [`crate::server::serve`] inserts, removes identity headers and `Authorization` before the
 //! handler runs, and inserts the authenticated [`UserInfo`] as a request extension (an
-//! `Arc<UserInfo>`). A request whose deciding inputs equal those of one already let through is
-//! let through again from a cache of such grants, which never outlives the chain verification
-//! and the decision it was made of.
+//! `Arc<UserInfo>`). Every API request is checked this way; only the chain verification,
+//! TokenReview and SubjectAccessReview answers are cached, as above.
 
 mod authenticator;
 pub mod cache;

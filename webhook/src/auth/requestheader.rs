@@ -12,7 +12,6 @@ use http::{HeaderMap, HeaderName};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 
-use super::authenticator::push_field;
 use super::{AuthConfig, UserInfo};
 
 /// Whether `chain` (end entity first) verifies against `verifier`'s roots, for client auth,
@@ -183,36 +182,6 @@ pub(crate) fn user_from_headers(names: &IdentityHeaders, headers: &HeaderMap) ->
         groups,
         extra,
     })
-}
-
-/// Appends to `key` every value of every header [`user_from_headers`] reads, tagged with
-/// what it is and length-prefixed, in the order they come: requests with equal fingerprints
-/// assert the same identity. (Values are taken raw: two spellings of one identity merely
-/// differ.)
-pub(crate) fn identity_fingerprint(
-    names: &IdentityHeaders,
-    headers: &HeaderMap,
-    key: &mut Vec<u8>,
-) {
-    for (tag, list) in [(b'u', &names.username), (b'g', &names.groups)] {
-        for (index, name) in list.iter().enumerate() {
-            for value in headers.get_all(name) {
-                key.push(tag);
-                push_field(key, &index.to_le_bytes());
-                push_field(key, value.as_bytes());
-            }
-        }
-    }
-    for (index, prefix) in names.extra_prefixes.iter().enumerate() {
-        for (name, value) in headers {
-            if strip_prefix_ignore_case(name.as_str(), prefix).is_some() {
-                key.push(b'x');
-                push_field(key, &index.to_le_bytes());
-                push_field(key, name.as_str().as_bytes());
-                push_field(key, value.as_bytes());
-            }
-        }
-    }
 }
 
 /// Removes the identity headers (and `Authorization`) so that nothing downstream can read an

@@ -12,6 +12,8 @@
 
 mod bad_input;
 mod chaos;
+#[path = "../common/mod.rs"]
+mod common;
 mod hang;
 mod model;
 mod support;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use dns01_core::ZoneName;
 use dns01_core::memory::MemoryStore;
 use dns01_core::retry::RetryPolicy;
 use dns01_gandi::CallObserver;
@@ -16,24 +15,19 @@ use dns01_testkit::emulator::{Emulator, EmulatorBuilder, Token};
 use dns01_webhook::secrets::StaticSecrets;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{AmbientCredentials, GandiSettings, GandiSolver};
-use dns01_webhook::solver::memory::MemorySolver;
 use dns01_webhook::{AppState, router};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-pub(crate) const GROUP: &str = "acme.example.com";
+pub(crate) use crate::common::{GROUP, memory_state, solver_path};
+
 /// The token the emulator accepts and the Secret holds.
 pub(crate) const TOKEN: &str = "pat-chaos-team-a-0123456789";
 /// The Issuer's namespace.
 pub(crate) const NAMESPACE: &str = "team-a";
 /// The Gandi domain every test writes in.
 pub(crate) const ZONE: &str = "example.com";
-
-/// The path cert-manager posts to for `solver`.
-pub(crate) fn solver_path(solver: &str) -> String {
-    format!("/apis/{GROUP}/v1alpha1/{solver}")
-}
 
 /// The webhook's answer to one request.
 #[derive(Debug)]
@@ -238,14 +232,8 @@ pub(crate) async fn gandi_rig(
 
 /// The webhook with a `memory` solver over a store holding `zones`.
 pub(crate) fn memory_rig(zones: &[&str]) -> (Router, Arc<MemoryStore>) {
-    let zones: Vec<ZoneName> = zones.iter().map(|z| ZoneName::parse(z).unwrap()).collect();
-    let store = Arc::new(MemoryStore::new(zones));
-    let mut solvers = Solvers::new();
-    solvers.insert(
-        "memory".to_owned(),
-        Arc::new(MemorySolver::with_store(store.clone())),
-    );
-    (router(AppState::new(GROUP, solvers)), store)
+    let (state, store) = memory_state(zones);
+    (router(state), store)
 }
 
 /// A small seeded generator (SplitMix64): the tests' own random choices, reproducible.

@@ -5,6 +5,8 @@
 
 mod auth;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod delegation;
 mod gandi;
 mod kube;

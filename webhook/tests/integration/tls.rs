@@ -12,7 +12,8 @@ use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
 use dns01_testkit::pki::{TestCa, TestCert};
-use dns01_webhook::tls::{self, ReloadingCertResolver, ServeOptions};
+use dns01_webhook::server::{self, ServeOptions};
+use dns01_webhook::tls::{self, ReloadingCertResolver};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -46,19 +47,19 @@ impl Drop for TestServer {
     }
 }
 
-/// Serves `app` (an `App` or a plain router) with `tls::serve_with_options` on 127.0.0.1:0.
+/// Serves `app` with `server::serve_with_options` on 127.0.0.1:0.
 pub(crate) async fn start_server(
     config: Arc<rustls::ServerConfig>,
-    app: impl Into<dns01_webhook::App>,
+    app: Router,
     options: ServeOptions,
 ) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let done = tokio::spawn(tls::serve_with_options(
+    let done = tokio::spawn(server::serve_with_options(
         listener,
         config,
-        app.into(),
+        app,
         async move {
             let _ = rx.await;
         },

@@ -1,13 +1,12 @@
-//! Request limits over real TLS (`tls::serve_with_options` with the webhook's `App`, as the
-//! binary serves it, so that challenge requests take the solver's route from the connection): the
-//! documented body limit, slow clients (handshake, headers, body), silent connections, and the
+//! Request limits over real TLS (`server::serve_with_options` with the webhook's router, as the
+//! binary serves it): the documented body limit, slow clients (handshake, headers, body), silent connections, and the
 //! connection cap. Idle keep-alive connections and the cap on a busy server are covered by the
 //! `integration` binary (`tls.rs`); these add what it does not.
 
 use std::time::{Duration, Instant};
 
-use dns01_webhook::tls::ServeOptions;
-use dns01_webhook::{App, DEFAULT_BODY_LIMIT};
+use dns01_webhook::server::ServeOptions;
+use dns01_webhook::{DEFAULT_BODY_LIMIT, router};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,7 +52,7 @@ async fn a_body_one_byte_over_the_documented_1_mib_limit_gets_413_over_tls_and_o
 {
     assert_eq!(DEFAULT_BODY_LIMIT, 1024 * 1024, "README documents 1 MiB");
     let server = TlsWebhook::start(
-        App::new(memory_state(&["example.com"])),
+        router(memory_state(&["example.com"]).0),
         ServeOptions::default(),
     )
     .await;
@@ -88,9 +87,9 @@ async fn a_body_one_byte_over_the_documented_1_mib_limit_gets_413_over_tls_and_o
 
 #[tokio::test]
 async fn a_chunked_body_without_a_length_gets_413_once_it_passes_the_limit() {
-    let mut state = memory_state(&["example.com"]);
+    let mut state = memory_state(&["example.com"]).0;
     state.body_limit = 64 * 1024;
-    let server = TlsWebhook::start(App::new(state), ServeOptions::default()).await;
+    let server = TlsWebhook::start(router(state), ServeOptions::default()).await;
     let stream = server.connect().await.unwrap();
     let (mut reader, mut writer) = tokio::io::split(stream);
     let head = format!(
@@ -129,7 +128,7 @@ async fn a_client_that_stalls_halfway_through_its_headers_is_disconnected_after_
         header_read_timeout: Duration::from_millis(500),
         ..ServeOptions::default()
     };
-    let server = TlsWebhook::start(App::new(memory_state(&["example.com"])), options).await;
+    let server = TlsWebhook::start(router(memory_state(&["example.com"]).0), options).await;
     let mut stream = server.connect().await.unwrap();
     let started = Instant::now();
     stream
@@ -160,7 +159,7 @@ async fn a_client_that_stalls_in_the_middle_of_its_body_gets_400_and_is_disconne
         body_read_timeout: Duration::from_millis(500),
         ..ServeOptions::default()
     };
-    let server = TlsWebhook::start(App::new(memory_state(&["example.com"])), options).await;
+    let server = TlsWebhook::start(router(memory_state(&["example.com"]).0), options).await;
     let mut stream = server.connect().await.unwrap();
     let started = Instant::now();
     stream
@@ -195,7 +194,7 @@ async fn a_client_that_stalls_in_the_tls_handshake_is_disconnected_and_frees_its
         handshake_timeout: Duration::from_millis(500),
         ..ServeOptions::default()
     };
-    let server = TlsWebhook::start(App::new(memory_state(&["example.com"])), options).await;
+    let server = TlsWebhook::start(router(memory_state(&["example.com"]).0), options).await;
     // Takes the only slot and never says hello.
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -232,7 +231,7 @@ async fn a_connection_that_never_sends_a_request_is_closed_after_the_idle_timeou
         header_read_timeout: Duration::from_secs(30),
         ..ServeOptions::default()
     };
-    let server = TlsWebhook::start(App::new(memory_state(&["example.com"])), options).await;
+    let server = TlsWebhook::start(router(memory_state(&["example.com"]).0), options).await;
     let mut stream = server.connect().await.unwrap();
     let started = Instant::now();
     let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(6)).await;
@@ -252,7 +251,7 @@ async fn clients_beyond_the_cap_are_served_once_idle_connections_time_out() {
         idle_timeout: Duration::from_millis(400),
         ..ServeOptions::default()
     };
-    let server = TlsWebhook::start(App::new(memory_state(&["example.com"])), options).await;
+    let server = TlsWebhook::start(router(memory_state(&["example.com"]).0), options).await;
     let _first = server.connect().await.unwrap();
     let _second = server.connect().await.unwrap();
     let started = Instant::now();

@@ -13,6 +13,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+#[path = "../common/mod.rs"]
+mod common;
 mod fuzz;
 mod limits;
 mod secrets;

@@ -21,10 +21,10 @@ use dns01_webhook::api::types::ChallengeRequest;
 use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
 use dns01_webhook::router;
 use dns01_webhook::secrets::{KubeSecrets, SecretSource, SecretString, StaticSecrets};
+use dns01_webhook::server::ServeOptions;
 use dns01_webhook::solver::config::{GandiSolverConfig, parse};
 use dns01_webhook::solver::gandi::AmbientCredentials;
 use dns01_webhook::solver::{Challenge, Solver as _};
-use dns01_webhook::tls::ServeOptions;
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
 

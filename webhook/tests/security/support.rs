@@ -5,35 +5,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use dns01_core::ZoneName;
+use axum::http::StatusCode;
 use dns01_testkit::emulator::Emulator;
 use dns01_testkit::kubefake::KubeFake;
 use dns01_testkit::pki::TestCa;
 use dns01_webhook::AppState;
 use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
 use dns01_webhook::secrets::{KubeSecrets, SecretSource};
+use dns01_webhook::server::{self, ServeOptions};
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{AmbientCredentials, GandiSettings, GandiSolver};
-use dns01_webhook::solver::memory::MemorySolver;
-use dns01_webhook::tls::{self, FixedCert, ServeOptions};
-use http_body_util::BodyExt as _;
+use dns01_webhook::tls::{self, FixedCert};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_rustls::client::TlsStream;
-use tower::ServiceExt as _;
 
-pub(crate) const GROUP: &str = "acme.example.com";
+pub(crate) use crate::common::*;
 
-/// The path cert-manager posts to for `solver`.
-pub(crate) fn solver_path(solver: &str) -> String {
-    format!("/apis/{GROUP}/v1alpha1/{solver}")
-}
-
-/// A webhook served by `tls::serve_with_options` on 127.0.0.1:0 with a certificate of its
+/// A webhook served by `server::serve_with_options` on 127.0.0.1:0 with a certificate of its
 /// own CA; shuts down when dropped.
 pub(crate) struct TlsWebhook {
     pub(crate) addr: SocketAddr,
@@ -50,7 +41,7 @@ impl Drop for TlsWebhook {
 }
 
 impl TlsWebhook {
-    pub(crate) async fn start(app: impl Into<dns01_webhook::App>, options: ServeOptions) -> Self {
+    pub(crate) async fn start(app: Router, options: ServeOptions) -> Self {
         let ca = TestCa::new("webhook serving ca");
         let cert = ca.server_cert(&["localhost"]);
         let key =
@@ -59,10 +50,10 @@ impl TlsWebhook {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(tls::serve_with_options(
+        tokio::spawn(server::serve_with_options(
             listener,
             config,
-            app.into(),
+            app,
             async move {
                 let _ = rx.await;
             },
@@ -119,14 +110,6 @@ fn rustls_client(ca: &TestCa) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
-/// State with a `memory` solver over `zones`.
-pub(crate) fn memory_state(zones: &[&str]) -> AppState {
-    let zones: Vec<ZoneName> = zones.iter().map(|z| ZoneName::parse(z).unwrap()).collect();
-    let mut solvers = Solvers::new();
-    solvers.insert("memory".to_owned(), Arc::new(MemorySolver::new(zones)));
-    AppState::new(GROUP, solvers)
-}
-
 /// Secrets read through the Kubernetes API of `fake` (plain HTTP, no credentials).
 pub(crate) fn kube_secrets(fake: &KubeFake) -> Arc<dyn SecretSource> {
     let client = KubeClient::new(fake.url(), KubeTls::default(), KubeCredentials::None).unwrap();
@@ -155,50 +138,8 @@ pub(crate) fn gandi_state(solver: Arc<GandiSolver>) -> AppState {
     AppState::new(GROUP, solvers)
 }
 
-/// A request payload as cert-manager sends it.
-pub(crate) fn payload(
-    action: &str,
-    dns_name: &str,
-    resolved_fqdn: &str,
-    namespace: &str,
-    config: Value,
-) -> Value {
-    dns01_testkit::acmetest::ChallengeRequest {
-        action: action.parse().expect("Present or CleanUp"),
-        dns_name: dns_name.to_owned(),
-        key: "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ".to_owned(),
-        resource_namespace: namespace.to_owned(),
-        resolved_fqdn: resolved_fqdn.to_owned(),
-        resolved_zone: String::new(),
-        allow_ambient_credentials: false,
-        config,
-    }
-    .payload()
-}
-
-/// POSTs a JSON payload to `app` without a socket; returns the status and the JSON body.
+/// POSTs a JSON payload to `solver` through `app`, without a socket.
 pub(crate) async fn post(app: &Router, solver: &str, payload: &Value) -> (StatusCode, Value) {
-    let request = Request::post(solver_path(solver))
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(payload).unwrap()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
-}
-
-/// `response.success` of a 201 answer.
-pub(crate) fn success(status: StatusCode, body: &Value) -> bool {
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["response"]["success"].as_bool().unwrap()
-}
-
-/// `response.status.message` of a failed 201 answer.
-pub(crate) fn failure_message(status: StatusCode, body: &Value) -> String {
-    assert!(!success(status, body), "expected a failure: {body}");
-    body["response"]["status"]["message"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let body = serde_json::to_vec(payload).unwrap();
+    send(app, "POST", &solver_path(solver), body).await
 }
