@@ -1,5 +1,7 @@
 //! A fake Kubernetes API server for tests: ConfigMaps, Secrets, TokenReview and
-//! SubjectAccessReview from configurable state, and `coordination.k8s.io/v1` Leases with the
+//! SubjectAccessReview from configurable state, ConfigMaps listed and watched the way kube-rs's
+//! watcher asks (list with a `fieldSelector`, then `watch=true` from the list's
+//! `resourceVersion`, events as JSON lines), and `coordination.k8s.io/v1` Leases with the
 //! API server's optimistic concurrency (every write bumps `metadata.resourceVersion`; a create
 //! of an existing Lease is 409 `AlreadyExists`, a replace or delete carrying a stale
 //! `resourceVersion` is 409 `Conflict`), over plain HTTP or TLS, recording every request so
@@ -122,7 +124,11 @@ pub struct RecordedRequest {
 
 #[derive(Default)]
 struct FakeState {
-    configmaps: HashMap<(String, String), BTreeMap<String, String>>,
+    configmaps: HashMap<(String, String), Value>,
+    /// Every ConfigMap change, oldest first: (resourceVersion, namespace, watch event).
+    configmap_events: Vec<(u64, String, Value)>,
+    /// Told the last resourceVersion whenever a ConfigMap changes (watches wait on it).
+    configmap_changed: Option<tokio::sync::watch::Sender<u64>>,
     secrets: HashMap<(String, String), BTreeMap<String, Vec<u8>>>,
     forbidden_secrets: HashSet<(String, String)>,
     tokens: HashMap<String, FakeUser>,
@@ -140,6 +146,49 @@ impl FakeState {
     fn next_revision(&mut self) -> String {
         self.revision += 1;
         self.revision.to_string()
+    }
+
+    fn configmap_changes(&mut self) -> tokio::sync::watch::Receiver<u64> {
+        self.configmap_changed
+            .get_or_insert_with(|| tokio::sync::watch::Sender::new(0))
+            .subscribe()
+    }
+
+    /// Stores (or with `None` deletes) a ConfigMap and records the watch event.
+    fn put_configmap(&mut self, ns: &str, name: &str, data: Option<BTreeMap<String, String>>) {
+        let key = (ns.to_owned(), name.to_owned());
+        let revision = self.next_revision();
+        let (kind, object) = match data {
+            Some(data) => {
+                let object = json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"namespace": ns, "name": name, "resourceVersion": revision},
+                    "data": data,
+                });
+                let kind = if self.configmaps.contains_key(&key) {
+                    "MODIFIED"
+                } else {
+                    "ADDED"
+                };
+                self.configmaps.insert(key, object.clone());
+                (kind, object)
+            }
+            None => match self.configmaps.remove(&key) {
+                Some(mut object) => {
+                    object["metadata"]["resourceVersion"] = json!(revision);
+                    ("DELETED", object)
+                }
+                None => return,
+            },
+        };
+        self.configmap_events.push((
+            self.revision,
+            ns.to_owned(),
+            json!({"type": kind, "object": object}),
+        ));
+        if let Some(tx) = &self.configmap_changed {
+            tx.send_replace(self.revision);
+        }
     }
 }
 
@@ -218,19 +267,103 @@ async fn get_configmap(
     Path((ns, name)): Path<(String, String)>,
 ) -> Response {
     let s = state.lock().unwrap();
-    match s.configmaps.get(&(ns.clone(), name.clone())) {
-        Some(data) => axum::Json(json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"namespace": ns, "name": name},
-            "data": data,
-        }))
-        .into_response(),
+    match s.configmaps.get(&(ns, name.clone())) {
+        Some(object) => axum::Json(object.clone()).into_response(),
         None => status(
             StatusCode::NOT_FOUND,
             "NotFound",
             format!("configmaps \"{name}\" not found"),
         ),
     }
+}
+
+/// The name a `fieldSelector=metadata.name=<name>` selects, if that is the selector.
+fn selected_name(query: &HashMap<String, String>) -> Option<&str> {
+    query.get("fieldSelector")?.strip_prefix("metadata.name=")
+}
+
+/// `GET .../configmaps`: a list, or with `watch=true` a stream of events after the given
+/// `resourceVersion`, ending after `timeoutSeconds` as the API server's watches do.
+async fn list_or_watch_configmaps(
+    State(state): State<Shared>,
+    Path(ns): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let name = selected_name(&query).map(ToOwned::to_owned);
+    let wanted = move |event_ns: &str, object: &Value| {
+        event_ns == ns
+            && name
+                .as_deref()
+                .is_none_or(|n| object["metadata"]["name"] == n)
+    };
+    if query.get("watch").map(String::as_str) != Some("true") {
+        let s = state.lock().unwrap();
+        let mut items: Vec<Value> = s
+            .configmaps
+            .iter()
+            .filter(|((item_ns, _), object)| wanted(item_ns, object))
+            .map(|(_, object)| object.clone())
+            .collect();
+        items.sort_by_key(|o| o["metadata"]["name"].as_str().map(ToOwned::to_owned));
+        return axum::Json(json!({
+            "apiVersion": "v1", "kind": "ConfigMapList",
+            "metadata": {"resourceVersion": s.revision.to_string()},
+            "items": items,
+        }))
+        .into_response();
+    }
+    let since: u64 = query
+        .get("resourceVersion")
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(0);
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .map_or(
+            std::time::Duration::from_secs(290),
+            std::time::Duration::from_secs,
+        );
+    let deadline = tokio::time::Instant::now() + timeout;
+    let changes = state.lock().unwrap().configmap_changes();
+    let events = futures::stream::unfold(
+        (since, changes, state),
+        move |(mut last, mut changes, state)| {
+            let wanted = wanted.clone();
+            async move {
+                loop {
+                    let lines: String = {
+                        let s = state.lock().unwrap();
+                        let fresh: Vec<&(u64, String, Value)> = s
+                            .configmap_events
+                            .iter()
+                            .filter(|(rv, _, _)| *rv > last)
+                            .collect();
+                        if let Some((rv, _, _)) = fresh.last() {
+                            last = *rv;
+                        }
+                        fresh
+                            .iter()
+                            .filter(|(_, event_ns, event)| wanted(event_ns, &event["object"]))
+                            .map(|(_, _, event)| format!("{event}\n"))
+                            .collect()
+                    };
+                    if !lines.is_empty() {
+                        let chunk =
+                            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(lines));
+                        return Some((chunk, (last, changes, state)));
+                    }
+                    tokio::select! {
+                        changed = changes.changed() => changed.ok()?,
+                        () = tokio::time::sleep_until(deadline) => return None,
+                    }
+                }
+            }
+        },
+    );
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from_stream(events))
+        .unwrap()
 }
 
 async fn get_secret(
@@ -472,6 +605,10 @@ fn app(state: Shared) -> Router {
             "/api/v1/namespaces/{ns}/configmaps/{name}",
             get(get_configmap),
         )
+        .route(
+            "/api/v1/namespaces/{ns}/configmaps",
+            get(list_or_watch_configmaps),
+        )
         .route("/api/v1/namespaces/{ns}/secrets/{name}", get(get_secret))
         .route(
             "/apis/authentication.k8s.io/v1/tokenreviews",
@@ -601,13 +738,17 @@ impl KubeFake {
         url::Url::parse(&format!("{scheme}://{}/", self.addr)).expect("url")
     }
 
-    /// Stores ConfigMap `ns/name` with `data`.
+    /// Stores ConfigMap `ns/name` with `data`; watches see it as ADDED or MODIFIED.
     pub fn set_configmap(&self, ns: &str, name: &str, data: BTreeMap<String, String>) {
         self.state
             .lock()
             .unwrap()
-            .configmaps
-            .insert((ns.to_owned(), name.to_owned()), data);
+            .put_configmap(ns, name, Some(data));
+    }
+
+    /// Deletes ConfigMap `ns/name`; watches see it as DELETED.
+    pub fn delete_configmap(&self, ns: &str, name: &str) {
+        self.state.lock().unwrap().put_configmap(ns, name, None);
     }
 
     /// Stores Secret `ns/name` with `data` (raw bytes; the fake base64-encodes them).

@@ -93,3 +93,62 @@ async fn leases_are_created_once_and_a_stale_replace_or_delete_is_a_conflict() {
     let err = api.get("rrset-a").await.unwrap_err();
     assert_eq!(status_code(&err), Some(404), "{err}");
 }
+
+async fn next_event<S>(stream: &mut S) -> Option<k8s_openapi::api::core::v1::ConfigMap>
+where
+    S: futures::Stream<
+            Item = Result<
+                Option<k8s_openapi::api::core::v1::ConfigMap>,
+                kube::runtime::watcher::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt as _;
+    tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream goes on")
+        .expect("no watch error")
+}
+
+#[tokio::test]
+async fn kube_rs_watch_object_sees_a_configmap_change_and_its_deletion() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::watcher;
+
+    let fake = KubeFake::start().await;
+    let data = |v: &str| std::collections::BTreeMap::from([("k".to_owned(), v.to_owned())]);
+    fake.set_configmap("kube-system", "auth", data("one"));
+    fake.set_configmap("kube-system", "unrelated", data("x"));
+    let api: Api<ConfigMap> = Api::namespaced(client(&fake).await, "kube-system");
+    let mut stream = Box::pin(watcher::watch_object(api, "auth"));
+    let first: Option<ConfigMap> = next_event(&mut stream).await;
+    assert_eq!(first.unwrap().data.unwrap()["k"], "one");
+
+    fake.set_configmap("kube-system", "unrelated", data("y"));
+    fake.set_configmap("kube-system", "auth", data("two"));
+    let second: Option<ConfigMap> = next_event(&mut stream).await;
+    assert_eq!(
+        second.unwrap().data.unwrap()["k"],
+        "two",
+        "the unrelated change is filtered"
+    );
+
+    fake.delete_configmap("kube-system", "auth");
+    let third: Option<ConfigMap> = next_event(&mut stream).await;
+    assert!(third.is_none(), "deleted");
+    // kube asked the way the reference says: a list, then a watch from its resourceVersion.
+    let paths: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .filter(|p| p.contains("configmaps"))
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p == "/api/v1/namespaces/kube-system/configmaps"),
+        "{paths:?}"
+    );
+    assert!(paths.len() >= 2, "{paths:?}");
+}
