@@ -26,6 +26,7 @@ pub mod api;
 pub mod auth;
 pub mod dns;
 pub mod kube;
+pub mod lease;
 pub mod local;
 pub mod logging;
 pub mod metrics;

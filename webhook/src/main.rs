@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dns01_core::{Fqdn, ZoneName};
 use url::Url;
 
+use dns01_webhook::lease::LeaseLock;
 use dns01_webhook::local::{self, LocalOptions};
 use dns01_webhook::logging::EscapedFields;
 use dns01_webhook::metrics::Metrics;
@@ -132,6 +133,21 @@ struct ServeArgs {
     /// Timeout of one Gandi HTTP call.
     #[arg(long, env = "GANDI_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     gandi_timeout: Duration,
+    /// How Gandi rrset writes are serialised across replicas: `none` (one replica: the
+    /// process's own serialisation is enough) or `lease` (several replicas: a
+    /// coordination.k8s.io/v1 Lease per rrset, held for each read-merge-write).
+    #[arg(long, env = "RRSET_LOCK", default_value = "none", value_parser = ["none", "lease"])]
+    rrset_lock: String,
+    /// Namespace of the rrset Leases (`--rrset-lock lease`); the pod's own namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// This replica's name as a Lease holder (a random suffix is added); the pod's name.
+    #[arg(long, env = "POD_NAME")]
+    lease_identity: Option<String>,
+    /// How long an rrset Lease lasts without renewal: how long a replica that died holding
+    /// one blocks writes to that rrset.
+    #[arg(long, env = "RRSET_LEASE_DURATION", default_value = "15s", value_parser = parse_timeout)]
+    rrset_lease_duration: Duration,
     /// Nameservers the `rfc2136` solver may send updates to (host:port, port 53 by default;
     /// repeat the flag or separate with commas). An Issuer's `nameserver` must be one of them.
     #[arg(long, env = "RFC2136_NAMESERVERS", value_delimiter = ',', value_parser = parse_nameserver)]
@@ -249,6 +265,46 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(timeout)
+}
+
+/// The rrset lock `--rrset-lock` asks for: Leases in `--lease-namespace` through the
+/// Kubernetes API, or none.
+async fn rrset_lock(args: &ServeArgs) -> anyhow::Result<Option<Arc<dyn dns01_core::RrsetLock>>> {
+    if args.rrset_lock != "lease" {
+        return Ok(None);
+    }
+    let namespace = args.lease_namespace.as_deref().context(
+        "--rrset-lock lease needs --lease-namespace (or POD_NAMESPACE, from the downward API)",
+    )?;
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = ::kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .with_context(|| format!("cannot use kubeconfig {}", path.display()))?
+        }
+        None => ::kube::Config::incluster()
+            .context("not in a cluster (no service account); give --kubeconfig")?,
+    };
+    let client = ::kube::Client::try_from(config).context("building the Kubernetes client")?;
+    let identity = format!(
+        "{}-{:08x}",
+        args.lease_identity.as_deref().unwrap_or("dns01-webhook"),
+        fastrand::u32(..)
+    );
+    tracing::info!(
+        namespace,
+        identity,
+        duration = ?args.rrset_lease_duration,
+        "Gandi rrset writes are serialised across replicas with Leases"
+    );
+    Ok(Some(Arc::new(LeaseLock::new(
+        client,
+        namespace,
+        &identity,
+        args.rrset_lease_duration,
+    ))))
 }
 
 /// A `--rfc2136-nameserver` value, normalised as Issuers' `nameserver` values are.
@@ -393,6 +449,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .with_observer(metrics.clone());
+    let gandi_solver = match rrset_lock(&args).await? {
+        Some(lock) => gandi_solver.with_rrset_lock(lock),
+        None => gandi_solver,
+    };
     let mut solvers = Solvers::new();
     solvers.insert(gandi::NAME.to_owned(), Arc::new(gandi_solver));
     solvers.insert(

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dns01_core::retry::{RateLimiter, RetryPolicy};
-use dns01_core::{Coordinator, Provider};
+use dns01_core::{Coordinator, Provider, RrsetLock};
 use dns01_gandi::{CallObserver, Credentials, GandiConfig};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -156,6 +156,7 @@ pub struct GandiSolver {
     ambient: AmbientCredentials,
     settings: GandiSettings,
     observer: Option<Arc<dyn CallObserver>>,
+    rrset_lock: Option<Arc<dyn RrsetLock>>,
     clients: Mutex<HashMap<[u8; 32], Arc<Coordinator>>>,
     /// One limiter per endpoint, shared by every client of it (see the [module docs](self)).
     production_limiter: RateLimiter,
@@ -192,6 +193,7 @@ impl GandiSolver {
             ambient,
             settings,
             observer: None,
+            rrset_lock: None,
             clients: Mutex::new(HashMap::new()),
             production_limiter,
             sandbox_limiter,
@@ -202,6 +204,14 @@ impl GandiSolver {
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Holds `lock` on an rrset for each read-merge-write on it, so that replicas sharing the
+    /// lock never overwrite each other's values (see [`crate::lease`]).
+    #[must_use]
+    pub fn with_rrset_lock(mut self, lock: Arc<dyn RrsetLock>) -> Self {
+        self.rrset_lock = Some(lock);
         self
     }
 
@@ -284,10 +294,13 @@ impl GandiSolver {
         if let Some(o) = &self.observer {
             gcfg = gcfg.with_observer(o.clone());
         }
-        let coordinator = dns01_gandi::provider(gcfg).map_err(|e| SolverError::Config {
+        let mut coordinator = dns01_gandi::provider(gcfg).map_err(|e| SolverError::Config {
             solver: NAME.to_owned(),
             message: e.report(),
         })?;
+        if let Some(lock) = &self.rrset_lock {
+            coordinator = coordinator.with_lock(lock.clone());
+        }
         let mut clients = self.lock();
         if clients.len() >= MAX_CLIENTS {
             clients.clear();

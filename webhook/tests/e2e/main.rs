@@ -12,5 +12,6 @@ mod conformance;
 mod hijack;
 mod kubectl;
 mod pebble;
+mod replicas;
 mod rfc2136;
 mod support;

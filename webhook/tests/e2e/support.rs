@@ -5,6 +5,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -41,6 +42,10 @@ const CLEARED_ENV: &[&str] = &[
     "MEMORY_ZONES",
     "RFC2136_NAMESERVERS",
     "RFC2136_TIMEOUT",
+    "RRSET_LOCK",
+    "POD_NAMESPACE",
+    "POD_NAME",
+    "RRSET_LEASE_DURATION",
     "SHUTDOWN_GRACE_PERIOD",
     "CLIENT_CA_FILE",
     "REQUESTHEADER_CLIENT_CA_FILE",
@@ -54,7 +59,7 @@ const CLEARED_ENV: &[&str] = &[
 /// A running `dns01-webhook serve`, with the fake cluster around it; killed when dropped.
 pub(crate) struct Webhook {
     /// The fake Kubernetes API the webhook reads Secrets from and asks SARs of.
-    pub(crate) kube: KubeFake,
+    pub(crate) kube: Arc<KubeFake>,
     /// A client that calls it as kube-apiserver does for cert-manager.
     pub(crate) client: WebhookClient,
     /// The front-proxy client certificate (CN `front-proxy-client`) the client presents.
@@ -115,17 +120,31 @@ impl Webhook {
         cas: ClusterCas,
         extra: &[String],
     ) -> anyhow::Result<Self> {
-        let kube = KubeFake::start().await;
-        let front_ca = TestCa::new("front-proxy-ca");
-        let serving_ca = TestCa::new("webhook serving ca");
-        let client_ca = (cas == ClusterCas::Shared).then_some(&front_ca);
-        kube.set_configmap(
-            "kube-system",
-            "extension-apiserver-authentication",
-            authentication_configmap(Some(&front_ca), client_ca, &[FRONT_PROXY_CN]),
-        );
-        kube.allow(SarRule::user(CERT_MANAGER_USER, "create", GROUP, SOLVER));
+        Self::start_in(&Cluster::start(cas).await, gandi_api_url, extra).await
+    }
 
+    /// Another replica in the same fake cluster as `self` (same API server and front proxy),
+    /// with `extra` flags.
+    pub(crate) async fn start_replica(
+        &self,
+        gandi_api_url: &str,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
+        let cluster = Cluster {
+            kube: self.kube.clone(),
+            front_proxy: self.front_proxy.clone(),
+        };
+        Self::start_in(&cluster, gandi_api_url, extra).await
+    }
+
+    async fn start_in(
+        cluster: &Cluster,
+        gandi_api_url: &str,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
+        let kube = cluster.kube.clone();
+        let front_proxy = cluster.front_proxy.clone();
+        let serving_ca = TestCa::new("webhook serving ca");
         let dir = tempfile::tempdir()?;
         let serving = serving_ca.server_cert(&[]);
         let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
@@ -133,7 +152,6 @@ impl Webhook {
         let kubeconfig_path = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig_path, kubeconfig(&kube.url()))?;
 
-        let front_proxy = front_ca.client_cert(FRONT_PROXY_CN, &[]);
         let log_path = dir.path().join("webhook.log");
         let mut attempt = 1;
         loop {
@@ -174,6 +192,32 @@ impl Webhook {
     /// The webhook's log so far.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("webhook.log")).unwrap_or_default()
+    }
+}
+
+/// The fake cluster around one or more webhook replicas: its API server (authentication
+/// ConfigMap, SubjectAccessReview rule for cert-manager) and kube-apiserver's front-proxy
+/// client certificate.
+struct Cluster {
+    kube: Arc<KubeFake>,
+    front_proxy: TestCert,
+}
+
+impl Cluster {
+    async fn start(cas: ClusterCas) -> Self {
+        let kube = KubeFake::start().await;
+        let front_ca = TestCa::new("front-proxy-ca");
+        let client_ca = (cas == ClusterCas::Shared).then_some(&front_ca);
+        kube.set_configmap(
+            "kube-system",
+            "extension-apiserver-authentication",
+            authentication_configmap(Some(&front_ca), client_ca, &[FRONT_PROXY_CN]),
+        );
+        kube.allow(SarRule::user(CERT_MANAGER_USER, "create", GROUP, SOLVER));
+        Self {
+            kube: Arc::new(kube),
+            front_proxy: front_ca.client_cert(FRONT_PROXY_CN, &[]),
+        }
     }
 }
 
@@ -254,6 +298,14 @@ fn spawn(
         .stderr(log)
         .spawn()
         .context("starting dns01-webhook")
+}
+
+impl Webhook {
+    /// Kills the process at once (SIGKILL), as a node loss would: nothing is cleaned up.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Webhook {
