@@ -129,9 +129,26 @@ def test_container_runs_serve_with_every_flag(rendering):
     optional = {"gandi-api-url", "gandi-rate-limit-per-minute", "gandi-timeout",
                 "log-flush-interval", "max-connections",
                 "max-request-body-bytes", "request-timeout", "tls-handshake-timeout",
-                "request-read-timeout", "idle-timeout", "shutdown-grace-period"}
+                "request-read-timeout", "idle-timeout", "shutdown-grace-period",
+                "rrset-lock", "rrset-lease-duration", "rfc2136-nameserver", "rfc2136-timeout"}
     assert f.keys() <= required | optional
     assert f["log-format"] in ("json", "text")
+
+
+def test_several_replicas_always_come_with_leases_their_namespace_and_the_rights(rendering):
+    """Replicas without the rrset lock overwrite each other's values; with it, the webhook
+    needs POD_NAMESPACE and a Role on leases in that namespace."""
+    _, objs = rendering
+    deployment = only(objs, "Deployment")
+    f = flags(container(deployment))
+    if deployment["spec"].get("replicas", 1) > 1:
+        assert f.get("rrset-lock") == "lease", "several replicas without --rrset-lock=lease"
+    if f.get("rrset-lock") == "lease":
+        env = {e["name"] for e in container(deployment).get("env", [])}
+        assert {"POD_NAMESPACE", "POD_NAME"} <= env
+        roles = [o for o in objs if o["kind"] == "Role"
+                 and any("leases" in r.get("resources", []) for r in o["rules"])]
+        assert roles, "no Role grants the rrset Leases"
 
 
 def _seconds(duration: str) -> float:

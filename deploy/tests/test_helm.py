@@ -174,6 +174,55 @@ def test_gandi_flags_are_omitted_by_default():
     assert not {"gandi-api-url", "gandi-rate-limit-per-minute", "gandi-timeout"} & passed.keys()
 
 
+def _lease_roles(objs: list) -> list:
+    return [
+        o for o in objs
+        if o["kind"] == "Role" and any("leases" in r.get("resources", []) for r in o["rules"])
+    ]
+
+
+def test_one_replica_takes_no_leases():
+    objs = render_helm()
+    cont = container(only(objs, "Deployment"))
+    assert "rrset-lock" not in flags(cont)
+    assert not _lease_roles(objs)
+
+
+def test_several_replicas_serialise_rrset_writes_with_leases_in_the_release_namespace():
+    objs = render_helm({"replicaCount": 2, "rrsetLeaseDuration": "10s"})
+    cont = container(only(objs, "Deployment"))
+    f = flags(cont)
+    assert f["rrset-lock"] == "lease"
+    assert f["rrset-lease-duration"] == "10s"
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in cont["env"] if "valueFrom" in e}
+    assert env == {"POD_NAMESPACE": "metadata.namespace", "POD_NAME": "metadata.name"}
+    (role,) = _lease_roles(objs)
+    assert role["metadata"]["namespace"] == only(objs, "Deployment")["metadata"]["namespace"]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update", "delete"],
+        }
+    ]
+    binding = [o for o in objs if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == role["metadata"]["name"]]
+    assert len(binding) == 1
+    sa = only(objs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
+    assert binding[0]["subjects"][0]["name"] == sa
+
+
+def test_extra_env_is_kept_beside_the_lease_env():
+    cont = container(only(render_helm({"replicaCount": 3, "extraEnv": [{"name": "X", "value": "1"}]}), "Deployment"))
+    names = [e["name"] for e in cont["env"]]
+    assert names == ["POD_NAMESPACE", "POD_NAME", "X"]
+
+
+def test_rrset_lock_none_is_honoured_even_with_several_replicas():
+    objs = render_helm({"replicaCount": 2, "rrsetLock": "none"})
+    assert "rrset-lock" not in flags(container(only(objs, "Deployment")))
+    assert not _lease_roles(objs)
+
+
 def test_rfc2136_nameservers_are_passed_as_one_comma_separated_flag_and_omitted_by_default():
     values = {"rfc2136": {"nameservers": ["192.0.2.53:53", "ns1.example.com"], "timeout": "5s"}}
     passed = flags(container(only(render_helm(values), "Deployment")))
@@ -233,6 +282,8 @@ def test_every_flag_the_chart_can_pass_is_a_flag_of_the_binary():
             "timeout": "30s",
         },
         "rfc2136": {"nameservers": ["192.0.2.53"], "timeout": "5s"},
+        "replicaCount": 2,
+        "rrsetLeaseDuration": "10s",
     }
     passed = flags(container(only(render_helm(values), "Deployment")))
     assert set(passed) - _binary_flags() == set()
@@ -334,6 +385,8 @@ def test_release_name_and_overrides_shape_object_names():
         ({"rfc2136": {"nameservers": ["a:53,b:53"]}}, "nameservers"),
         ({"rfc2136": {"timeout": "0s"}}, "timeout"),
         ({"rfc2136": {"nameserver": "a:53"}}, "nameserver"),
+        ({"rrsetLock": "etcd"}, "rrsetLock"),
+        ({"rrsetLeaseDuration": "0s"}, "rrsetLeaseDuration"),
         ({"serviceMonitor": {"enabled": True}, "metrics": {"enabled": False}}, "metrics.enabled"),
     ],
 )

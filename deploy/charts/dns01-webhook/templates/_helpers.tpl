@@ -78,6 +78,11 @@ helm.sh/chart: {{ include "dns01-webhook.chart" . }}
 {{- toJson (uniq $ns) -}}
 {{- end -}}
 
+{{/* The --rrset-lock mode: rrsetLock, else lease when there are several replicas. */}}
+{{- define "dns01-webhook.rrsetLock" -}}
+{{- .Values.rrsetLock | default (ternary "lease" "none" (gt (int .Values.replicaCount) 1)) -}}
+{{- end -}}
+
 {{/* Metrics listen address: all interfaces when enabled, loopback otherwise. */}}
 {{- define "dns01-webhook.metricsAddress" -}}
 {{- if .Values.metrics.enabled -}}
