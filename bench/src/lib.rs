@@ -19,6 +19,7 @@ pub mod gandi;
 pub mod load;
 pub mod pki;
 pub mod procfs;
+pub mod replicas;
 pub mod rfc2136;
 pub mod stats;
 pub mod table;
