@@ -24,6 +24,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod challenge;
 pub mod dns;
 pub mod kube;
 pub mod lease;

@@ -5,7 +5,10 @@
 //! names differ (`resolvedFQDN`, `resolvedZone`), `Option` for everything cert-manager may leave
 //! out. `config` is kept verbatim as JSON so that the echo in the response is exactly what came in.
 
+use dns01_core::{Fqdn, TxtValue, ZoneName};
 use serde::{Deserialize, Serialize};
+
+use crate::challenge::Challenge;
 
 /// The API group of the payload type (not the server's group name).
 pub const PAYLOAD_GROUP: &str = "webhook.acme.cert-manager.io";
@@ -34,30 +37,7 @@ pub struct ChallengePayload {
     pub response: Option<ChallengeResponse>,
 }
 
-/// The action to take on the challenge record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Action {
-    /// Make sure the TXT value exists.
-    Present,
-    /// Make sure the TXT value no longer exists.
-    CleanUp,
-}
-
-impl Action {
-    /// The wire form, also used as a metrics label and in logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Present => "Present",
-            Self::CleanUp => "CleanUp",
-        }
-    }
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::challenge::Action;
 
 /// `request`: the challenge to present or clean up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +155,36 @@ impl Status {
             reason: reason.to_owned(),
             code,
         }
+    }
+}
+
+impl Challenge {
+    /// Validates a wire request. The error says which field is wrong and why.
+    pub fn from_request(req: &ChallengeRequest) -> Result<Self, String> {
+        let dns_name_raw = req.dns_name.strip_prefix("*.").unwrap_or(&req.dns_name);
+        let dns_name = Fqdn::parse(dns_name_raw).map_err(|e| format!("request.dnsName: {e}"))?;
+        let resolved_fqdn =
+            Fqdn::parse(&req.resolved_fqdn).map_err(|e| format!("request.resolvedFQDN: {e}"))?;
+        if resolved_fqdn.is_wildcard() {
+            // A TXT record at a wildcard would answer for every name below it that has none.
+            return Err(format!(
+                "request.resolvedFQDN: {resolved_fqdn} is a wildcard name; a challenge record is \
+                 written at one name (_acme-challenge.<domain>), never at a wildcard"
+            ));
+        }
+        // resolvedZone is only a hint; an unusable one is ignored rather than refused.
+        let resolved_zone = ZoneName::parse(&req.resolved_zone).ok();
+        let value = TxtValue::new(req.key.clone()).map_err(|e| format!("request.key: {e}"))?;
+        Ok(Self {
+            action: req.action,
+            dns_name,
+            resolved_fqdn,
+            resolved_zone,
+            value,
+            namespace: req.resource_namespace.clone(),
+            allow_ambient_credentials: req.allow_ambient_credentials,
+            config: req.config.clone(),
+        })
     }
 }
 

@@ -19,62 +19,11 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use dns01_core::{Fqdn, Provider, TxtRecord, TxtValue, ZoneName};
+use dns01_core::{Fqdn, Provider, TxtRecord, ZoneName};
 
-use crate::api::types::{Action, ChallengeRequest};
+pub use crate::challenge::{Action, Challenge};
 use crate::secrets::SecretError;
 use config::{DelegationConfig, DelegationMode};
-
-/// A validated challenge request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Challenge {
-    /// `Present` or `CleanUp`.
-    pub action: Action,
-    /// The domain being validated (`*.` removed if cert-manager ever sends it).
-    pub dns_name: Fqdn,
-    /// Where cert-manager expects the record (after CNAME following).
-    pub resolved_fqdn: Fqdn,
-    /// The zone cert-manager found for `resolved_fqdn`, if it sent a valid one.
-    pub resolved_zone: Option<ZoneName>,
-    /// The TXT value.
-    pub value: TxtValue,
-    /// The tenant: the Issuer's namespace.
-    pub namespace: String,
-    /// Whether the webhook's own credentials may be used.
-    pub allow_ambient_credentials: bool,
-    /// The solver configuration, verbatim.
-    pub config: Option<serde_json::Value>,
-}
-
-impl Challenge {
-    /// Validates a wire request. The error says which field is wrong and why.
-    pub fn from_request(req: &ChallengeRequest) -> Result<Self, String> {
-        let dns_name_raw = req.dns_name.strip_prefix("*.").unwrap_or(&req.dns_name);
-        let dns_name = Fqdn::parse(dns_name_raw).map_err(|e| format!("request.dnsName: {e}"))?;
-        let resolved_fqdn =
-            Fqdn::parse(&req.resolved_fqdn).map_err(|e| format!("request.resolvedFQDN: {e}"))?;
-        if resolved_fqdn.is_wildcard() {
-            // A TXT record at a wildcard would answer for every name below it that has none.
-            return Err(format!(
-                "request.resolvedFQDN: {resolved_fqdn} is a wildcard name; a challenge record is \
-                 written at one name (_acme-challenge.<domain>), never at a wildcard"
-            ));
-        }
-        // resolvedZone is only a hint; an unusable one is ignored rather than refused.
-        let resolved_zone = ZoneName::parse(&req.resolved_zone).ok();
-        let value = TxtValue::new(req.key.clone()).map_err(|e| format!("request.key: {e}"))?;
-        Ok(Self {
-            action: req.action,
-            dns_name,
-            resolved_fqdn,
-            resolved_zone,
-            value,
-            namespace: req.resource_namespace.clone(),
-            allow_ambient_credentials: req.allow_ambient_credentials,
-            config: req.config.clone(),
-        })
-    }
-}
 
 /// Something that can present and clean up challenge records.
 #[async_trait]
