@@ -4,7 +4,7 @@
 //! namespace (always the request's `resourceNamespace`). [`KubeSecrets`] reads through the
 //! Kubernetes API; [`StaticSecrets`] holds Secrets in memory, for tests and local mode.
 //!
-//! Values are held in [`SecretString`], whose `Debug` and `Display` print `<redacted>`; errors
+//! Values are held in [`SecretString`] (that is [`dns01_core::Secret`]), whose `Debug` and `Display` print `<redacted>`; errors
 //! name the namespace, Secret and key, never the value.
 
 use std::collections::BTreeMap;
@@ -13,33 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-/// A credential read from a Secret. `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The credential itself. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// A credential read from a Secret: the workspace's one secret type, [`dns01_core::Secret`]
+/// (`Debug` and `Display` print `<redacted>`), under the name this module has always used.
+pub use dns01_core::Secret as SecretString;
 
 /// A Secret, or one of its keys, could not be read. Every message names the namespace, the
 /// Secret and (where it applies) the key, and says what to do.
