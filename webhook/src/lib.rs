@@ -24,8 +24,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod cluster;
 pub mod dns;
-pub mod kube;
 pub mod local;
 pub mod logging;
 pub mod metrics;

@@ -17,7 +17,7 @@ use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
 use dns01_webhook::solver::rfc2136::{self, Rfc2136Settings, Rfc2136Solver};
-use dns01_webhook::{AppState, auth, kube, router, secrets, server, tls};
+use dns01_webhook::{AppState, auth, cluster, router, secrets, server, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
 #[derive(Debug, Parser)]
@@ -98,7 +98,8 @@ struct ServeArgs {
     /// Plain-HTTP listener for `GET /metrics`.
     #[arg(long, env = "METRICS_ADDRESS", default_value = "0.0.0.0:9402")]
     metrics_address: SocketAddr,
-    /// Kubeconfig to reach the API server; in-cluster service account when absent.
+    /// Kubeconfig to reach the API server (several separated by `:` are merged, as kubectl
+    /// does); in-cluster service account when absent.
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
     /// Base URL of Gandi LiveDNS for `endpoint: production`.
@@ -366,12 +367,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .group_name
         .clone()
         .context("--group-name (or GROUP_NAME) is required")?;
-    let client = match &args.kubeconfig {
-        Some(path) => kube::KubeClient::from_kubeconfig(path)
-            .with_context(|| format!("cannot use kubeconfig {}", path.display()))?,
-        None => kube::KubeClient::in_cluster()
-            .context("not in a cluster (no service account); give --kubeconfig")?,
-    };
+    let client = cluster::client(args.kubeconfig.as_deref()).await?;
     let metrics = Arc::new(Metrics::new());
     let ambient = ambient_credentials(&args)?;
     if ambient.is_set() {
@@ -471,7 +467,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn auth_source(
     args: &ServeArgs,
-    client: &kube::KubeClient,
+    client: &kube::Client,
 ) -> anyhow::Result<Arc<auth::AuthConfigSource>> {
     if args.client_ca_file.is_some() || args.requestheader_client_ca_file.is_some() {
         let files = auth::AuthFiles {
@@ -484,20 +480,12 @@ async fn auth_source(
         };
         let source = auth::AuthConfigSource::from_files(files)
             .context("cannot load the authentication CA files")?;
-        source.spawn_watch(auth::DEFAULT_FILE_POLL);
+        source.spawn_watch();
         return Ok(source);
     }
-    let source = auth::AuthConfigSource::from_configmap(client.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot read ConfigMap {}/{} (bind the webhook's service account to the \
-                 extension-apiserver-authentication-reader Role in kube-system)",
-                auth::AUTHENTICATION_CONFIGMAP_NAMESPACE,
-                auth::AUTHENTICATION_CONFIGMAP_NAME
-            )
-        })?;
-    source.spawn_watch(auth::DEFAULT_CONFIGMAP_POLL);
+    // The error names the ConfigMap and, for a 403, the Role to bind.
+    let source = auth::AuthConfigSource::from_configmap(client.clone()).await?;
+    source.spawn_watch();
     Ok(source)
 }
 

@@ -5,11 +5,11 @@
 
 mod auth;
 mod cli;
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod delegation;
 mod gandi;
-mod kube;
 mod local_mode;
 mod protocol;
 mod rfc2136;
