@@ -11,6 +11,7 @@
 //!   coalescing of concurrent operations into one read-merge-write, no-op writes skipped.
 //! - [`lock`]: a lock per rrset shared by every process that writes it, so that several
 //!   coordinators (webhook replicas) never interleave their read-merge-writes.
+//! - [`secret`]: [`Secret`], the one type credentials are held in (`<redacted>` when printed).
 //! - [`retry`]: retry policy for retryable errors and a shared client-side rate limiter.
 //! - [`delegation`]: the stable naming function that maps a (domain, tenant) pair to its
 //!   challenge name inside a delegated validation zone.
@@ -47,6 +48,7 @@ pub mod name;
 pub mod provider;
 pub mod record;
 pub mod retry;
+pub mod secret;
 
 #[cfg(feature = "memory")]
 pub mod memory;
@@ -60,3 +62,4 @@ pub use lock::{LocalLock, RrsetLease, RrsetLock};
 pub use name::{Fqdn, NameError, RelativeName, ZoneName};
 pub use provider::{CreateOutcome, Provider, RrsetStore, StoreLimits};
 pub use record::{TxtRecord, TxtRrset, TxtValue};
+pub use secret::Secret;

@@ -21,51 +21,7 @@ pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 1000;
 /// challenges on a name is cheap.
 pub(crate) const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(25);
 
-/// A secret string (a token or an API key). `Debug` and `Display` print `<redacted>`; read it
-/// with [`Secret::expose`].
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret itself. Never log or format the result.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the secret is empty (or only whitespace).
-    pub fn is_empty(&self) -> bool {
-        self.0.trim().is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(secret: String) -> Self {
-        Self(secret)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(secret: &str) -> Self {
-        Self(secret.to_owned())
-    }
-}
+pub use dns01_core::Secret;
 
 /// How the store authenticates to Gandi.
 #[derive(Debug, Clone, PartialEq, Eq)]

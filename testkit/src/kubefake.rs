@@ -120,6 +120,8 @@ pub struct RecordedRequest {
     pub bearer: Option<String>,
     /// The DER client certificate presented (TLS mode), if any.
     pub client_cert: Option<Vec<u8>>,
+    /// The server name the client asked for in its TLS hello (SNI), if any (TLS mode).
+    pub server_name: Option<String>,
 }
 
 #[derive(Default)]
@@ -215,8 +217,12 @@ impl Drop for KubeFake {
     }
 }
 
+/// What a TLS connection told about its client: certificate and SNI.
 #[derive(Clone)]
-struct ClientCert(Option<Vec<u8>>);
+struct ClientCert {
+    cert: Option<Vec<u8>>,
+    server_name: Option<String>,
+}
 
 fn status(code: StatusCode, reason: &str, message: String) -> Response {
     (
@@ -235,10 +241,9 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn record(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let client_cert = request
-        .extensions()
-        .get::<ClientCert>()
-        .and_then(|c| c.0.clone());
+    let tls = request.extensions().get::<ClientCert>();
+    let client_cert = tls.and_then(|c| c.cert.clone());
+    let server_name = tls.and_then(|c| c.server_name.clone());
     let token = bearer(request.headers());
     {
         let mut s = state.lock().unwrap();
@@ -247,6 +252,7 @@ async fn record(State(state): State<Shared>, request: Request, next: Next) -> Re
             path: request.uri().path().to_owned(),
             bearer: token.clone(),
             client_cert: client_cert.clone(),
+            server_name,
         });
         if let Some(required) = &s.required_token
             && client_cert.is_none()
@@ -651,7 +657,8 @@ impl KubeFake {
 
     /// Starts the fake on `127.0.0.1:0` over TLS with `server` as its certificate; with
     /// `client_ca`, it requests client certificates, accepts those `client_ca` signed (and
-    /// clients without one), and records the certificate each request came with.
+    /// clients without one), and records the certificate and the SNI name each request came
+    /// with.
     pub async fn start_tls(server: &TestCert, client_ca: Option<&TestCa>) -> Self {
         use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -698,13 +705,14 @@ impl KubeFake {
                     let Ok(tls) = acceptor.accept(stream).await else {
                         return;
                     };
-                    let cert = ClientCert(
-                        tls.get_ref()
-                            .1
+                    let connection = tls.get_ref().1;
+                    let cert = ClientCert {
+                        cert: connection
                             .peer_certificates()
                             .and_then(|c| c.first())
                             .map(|c| c.to_vec()),
-                    );
+                        server_name: connection.server_name().map(ToOwned::to_owned),
+                    };
                     let service = hyper::service::service_fn(
                         move |mut req: axum::http::Request<hyper::body::Incoming>| {
                             req.extensions_mut().insert(cert.clone());

@@ -11,5 +11,6 @@ pub mod emulator;
 pub mod kubefake;
 pub mod pebble;
 pub mod pki;
+pub mod proxy;
 
 pub use emulator::{Emulator, Token};

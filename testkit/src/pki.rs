@@ -108,17 +108,36 @@ impl TestCa {
 
     /// A server certificate for `localhost`, `127.0.0.1`, `::1` and the given DNS names.
     pub fn server_cert(&self, dns_names: &[&str]) -> TestCert {
-        let mut names: Vec<String> = vec!["localhost".to_owned()];
-        names.extend(dns_names.iter().map(|n| (*n).to_owned()));
+        let mut names: Vec<&str> = vec!["localhost"];
+        names.extend_from_slice(dns_names);
+        self.server(&names, true)
+    }
+
+    /// A server certificate for exactly `dns_names` (no `localhost`, no IP address): a client
+    /// that connects to `127.0.0.1` accepts it only when told which name to expect, as
+    /// kubeconfig's `tls-server-name` does.
+    pub fn server_cert_for_names(&self, dns_names: &[&str]) -> TestCert {
+        self.server(dns_names, false)
+    }
+
+    /// A server certificate for `dns_names` (the first is the CN), and for the loopback
+    /// addresses when `loopback` is set.
+    fn server(&self, dns_names: &[&str], loopback: bool) -> TestCert {
+        let names: Vec<String> = dns_names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names).expect("server params");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V6(
-            std::net::Ipv6Addr::LOCALHOST,
-        )));
+        if loopback {
+            params
+                .subject_alt_names
+                .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+            params.subject_alt_names.push(SanType::IpAddress(IpAddr::V6(
+                std::net::Ipv6Addr::LOCALHOST,
+            )));
+        }
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "localhost");
+        dn.push(
+            DnType::CommonName,
+            dns_names.first().copied().unwrap_or("server"),
+        );
         params.distinguished_name = dn;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![

@@ -25,8 +25,8 @@
 pub mod api;
 pub mod auth;
 pub mod challenge;
+pub mod cluster;
 pub mod dns;
-pub mod kube;
 pub mod lease;
 pub mod local;
 pub mod logging;

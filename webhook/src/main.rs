@@ -18,7 +18,7 @@ use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::solver::memory::{self, MemorySolver};
 use dns01_webhook::solver::rfc2136::{self, Rfc2136Settings, Rfc2136Solver};
-use dns01_webhook::{AppState, auth, kube, router, secrets, server, tls};
+use dns01_webhook::{AppState, auth, cluster, router, secrets, server, tls};
 
 /// cert-manager DNS-01 webhook for Gandi LiveDNS, with delegated validation zones.
 #[derive(Debug, Parser)]
@@ -99,7 +99,8 @@ struct ServeArgs {
     /// Plain-HTTP listener for `GET /metrics`.
     #[arg(long, env = "METRICS_ADDRESS", default_value = "0.0.0.0:9402")]
     metrics_address: SocketAddr,
-    /// Kubeconfig to reach the API server; in-cluster service account when absent.
+    /// Kubeconfig to reach the API server (several separated by `:` are merged, as kubectl
+    /// does); in-cluster service account when absent.
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
     /// Base URL of Gandi LiveDNS for `endpoint: production`.
@@ -269,25 +270,16 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 /// The rrset lock `--rrset-lock` asks for: Leases in `--lease-namespace` through the
 /// Kubernetes API, or none.
-async fn rrset_lock(args: &ServeArgs) -> anyhow::Result<Option<Arc<dyn dns01_core::RrsetLock>>> {
+fn rrset_lock(
+    args: &ServeArgs,
+    client: &::kube::Client,
+) -> anyhow::Result<Option<Arc<dyn dns01_core::RrsetLock>>> {
     if args.rrset_lock != "lease" {
         return Ok(None);
     }
     let namespace = args.lease_namespace.as_deref().context(
         "--rrset-lock lease needs --lease-namespace (or POD_NAMESPACE, from the downward API)",
     )?;
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let kubeconfig = ::kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
-            ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .with_context(|| format!("cannot use kubeconfig {}", path.display()))?
-        }
-        None => ::kube::Config::incluster()
-            .context("not in a cluster (no service account); give --kubeconfig")?,
-    };
-    let client = ::kube::Client::try_from(config).context("building the Kubernetes client")?;
     let identity = format!(
         "{}-{:08x}",
         args.lease_identity.as_deref().unwrap_or("dns01-webhook"),
@@ -300,7 +292,7 @@ async fn rrset_lock(args: &ServeArgs) -> anyhow::Result<Option<Arc<dyn dns01_cor
         "Gandi rrset writes are serialised across replicas with Leases"
     );
     Ok(Some(Arc::new(LeaseLock::new(
-        client,
+        client.clone(),
         namespace,
         &identity,
         args.rrset_lease_duration,
@@ -422,12 +414,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .group_name
         .clone()
         .context("--group-name (or GROUP_NAME) is required")?;
-    let client = match &args.kubeconfig {
-        Some(path) => kube::KubeClient::from_kubeconfig(path)
-            .with_context(|| format!("cannot use kubeconfig {}", path.display()))?,
-        None => kube::KubeClient::in_cluster()
-            .context("not in a cluster (no service account); give --kubeconfig")?,
-    };
+    let client = cluster::client(args.kubeconfig.as_deref()).await?;
     let metrics = Arc::new(Metrics::new());
     let ambient = ambient_credentials(&args)?;
     if ambient.is_set() {
@@ -449,7 +436,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .with_observer(metrics.clone());
-    let gandi_solver = match rrset_lock(&args).await? {
+    let gandi_solver = match rrset_lock(&args, &client)? {
         Some(lock) => gandi_solver.with_rrset_lock(lock),
         None => gandi_solver,
     };
@@ -531,7 +518,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn auth_source(
     args: &ServeArgs,
-    client: &kube::KubeClient,
+    client: &kube::Client,
 ) -> anyhow::Result<Arc<auth::AuthConfigSource>> {
     if args.client_ca_file.is_some() || args.requestheader_client_ca_file.is_some() {
         let files = auth::AuthFiles {
@@ -544,20 +531,12 @@ async fn auth_source(
         };
         let source = auth::AuthConfigSource::from_files(files)
             .context("cannot load the authentication CA files")?;
-        source.spawn_watch(auth::DEFAULT_FILE_POLL);
+        source.spawn_watch();
         return Ok(source);
     }
-    let source = auth::AuthConfigSource::from_configmap(client.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot read ConfigMap {}/{} (bind the webhook's service account to the \
-                 extension-apiserver-authentication-reader Role in kube-system)",
-                auth::AUTHENTICATION_CONFIGMAP_NAMESPACE,
-                auth::AUTHENTICATION_CONFIGMAP_NAME
-            )
-        })?;
-    source.spawn_watch(auth::DEFAULT_CONFIGMAP_POLL);
+    // The error names the ConfigMap and, for a 403, the Role to bind.
+    let source = auth::AuthConfigSource::from_configmap(client.clone()).await?;
+    source.spawn_watch();
     Ok(source)
 }
 

@@ -4,7 +4,7 @@
 //! namespace (always the request's `resourceNamespace`). [`KubeSecrets`] reads through the
 //! Kubernetes API; [`StaticSecrets`] holds Secrets in memory, for tests and local mode.
 //!
-//! Values are held in [`SecretString`], whose `Debug` and `Display` print `<redacted>`; errors
+//! Values are held in [`SecretString`] (that is [`dns01_core::Secret`]), whose `Debug` and `Display` print `<redacted>`; errors
 //! name the namespace, Secret and key, never the value.
 
 use std::collections::BTreeMap;
@@ -12,34 +12,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
 
-/// A credential read from a Secret. `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The credential itself. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// A credential read from a Secret: the workspace's one secret type, [`dns01_core::Secret`]
+/// (`Debug` and `Display` print `<redacted>`), under the name this module has always used.
+pub use dns01_core::Secret as SecretString;
 
 /// A Secret, or one of its keys, could not be read. Every message names the namespace, the
 /// Secret and (where it applies) the key, and says what to do.
@@ -233,18 +211,25 @@ impl SecretSource for StaticSecrets {
     }
 }
 
-/// Secrets read through the Kubernetes API with the webhook's own service account.
+/// Secrets read through the Kubernetes API (kube-rs's `Api<Secret>`) with the webhook's own
+/// service account.
 ///
 /// The service account needs `get` on `secrets` in every namespace whose Issuers reference a
 /// Secret (a Role per namespace, or a ClusterRole for all).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KubeSecrets {
-    client: crate::kube::KubeClient,
+    client: kube::Client,
+}
+
+impl fmt::Debug for KubeSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeSecrets").finish_non_exhaustive()
+    }
 }
 
 impl KubeSecrets {
     /// Reads Secrets with `client`.
-    pub fn new(client: crate::kube::KubeClient) -> Self {
+    pub fn new(client: kube::Client) -> Self {
         Self { client }
     }
 }
@@ -256,33 +241,51 @@ impl SecretSource for KubeSecrets {
         namespace: &str,
         name: &str,
     ) -> Result<BTreeMap<String, Vec<u8>>, SecretError> {
-        use crate::kube::KubeError;
-        self.client
-            .get_secret(namespace, name)
-            .await
-            .map_err(|e| match e {
-                KubeError::NotFound { .. } => SecretError::NotFound {
+        let unavailable = |reason: String, source: Option<kube::Error>| SecretError::Unavailable {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            reason,
+            source: source.map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+        };
+        if namespace.is_empty() || name.is_empty() {
+            return Err(unavailable(
+                "the namespace and the name must not be empty".to_owned(),
+                None,
+            ));
+        }
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        // The Secret object is never formatted: its Debug would print the data.
+        match crate::cluster::bounded(api.get(name)).await {
+            Ok(secret) => Ok(secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, value)| (key, value.0))
+                .collect()),
+            Err(err) => Err(match crate::cluster::status_code(&err) {
+                Some(404) => SecretError::NotFound {
                     namespace: namespace.to_owned(),
                     name: name.to_owned(),
                 },
-                KubeError::Forbidden { .. } => SecretError::Unavailable {
-                    namespace: namespace.to_owned(),
-                    name: name.to_owned(),
-                    reason: format!(
+                Some(401 | 403) => {
+                    let grant = format!(
                         "the webhook's service account may not read it; grant it `get` on \
                          secrets in namespace {namespace} (a Role and RoleBinding)"
-                    ),
-                    source: Some(Box::new(e)),
-                },
-                other => SecretError::Unavailable {
-                    namespace: namespace.to_owned(),
-                    name: name.to_owned(),
-                    reason:
-                        "the Kubernetes API did not answer as expected; cert-manager will retry"
-                            .to_owned(),
-                    source: Some(Box::new(other)),
-                },
-            })
+                    );
+                    unavailable(crate::cluster::remedy(&err, &grant), Some(err))
+                }
+                // A decoding error may quote the Secret's data: leave it out.
+                _ if matches!(err, kube::Error::SerdeError(_)) => unavailable(
+                    "the Kubernetes API's answer is not a valid Secret object".to_owned(),
+                    None,
+                ),
+                _ => unavailable(
+                    "the Kubernetes API did not answer as expected; cert-manager will retry"
+                        .to_owned(),
+                    Some(err),
+                ),
+            }),
+        }
     }
 }
 

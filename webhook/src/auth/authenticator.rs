@@ -11,13 +11,13 @@ use rustls::server::danger::ClientCertVerifier;
 use sha2::{Digest, Sha256};
 
 use super::cache::{SingleFlight, TtlCache};
+use super::config::{AuthConfigSource, CompiledAuthConfig};
+use super::error::AuthError;
+use super::identity::{AccessAttributes, AccessDecision, UserInfo};
 use super::requestheader::{
     Subject, chain_verifies, strip_identity_headers, subject, user_from_headers, verdict_lifetime,
 };
-use super::{
-    AccessAttributes, AccessDecision, AuthConfigSource, AuthError, CompiledAuthConfig, UserInfo,
-};
-use crate::kube::KubeClient;
+use super::review;
 use crate::tls::PeerCertificates;
 
 /// Cache lifetimes and sizes.
@@ -72,7 +72,7 @@ type Shared<T> = Result<T, Arc<AuthError>>;
 /// Authenticates requests and authorises users; see the [module docs](crate::auth).
 pub struct Authenticator {
     config: Arc<AuthConfigSource>,
-    kube: Option<KubeClient>,
+    kube: Option<kube::Client>,
     options: AuthOptions,
     /// SHA-256 of the token → the reviewed user (`None`: not authenticated).
     tokens: TtlCache<[u8; 32], Option<UserInfo>>,
@@ -87,7 +87,7 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("config", &self.config)
-            .field("kube", &self.kube)
+            .field("kube_client", &self.kube.is_some())
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -96,14 +96,14 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     /// An authenticator over `config`; `kube` serves TokenReview and SubjectAccessReview
     /// (without it, bearer tokens are refused and only `system:masters` is authorised).
-    pub fn new(config: Arc<AuthConfigSource>, kube: Option<KubeClient>) -> Self {
+    pub fn new(config: Arc<AuthConfigSource>, kube: Option<kube::Client>) -> Self {
         Self::with_options(config, kube, AuthOptions::default())
     }
 
     /// Like [`new`](Self::new) with explicit cache settings.
     pub fn with_options(
         config: Arc<AuthConfigSource>,
-        kube: Option<KubeClient>,
+        kube: Option<kube::Client>,
         options: AuthOptions,
     ) -> Self {
         Self {
@@ -237,10 +237,7 @@ impl Authenticator {
                 if let Some(cached) = self.tokens.get(&key) {
                     return Ok(cached);
                 }
-                let user = kube
-                    .token_review(token)
-                    .await
-                    .map_err(|e| Arc::new(AuthError::Kube(e)))?;
+                let user = review::token_review(kube, token).await.map_err(Arc::new)?;
                 self.tokens
                     .insert(key, user.clone(), self.options.token_cache_ttl);
                 Ok(user)
@@ -292,10 +289,9 @@ impl Authenticator {
             if let Some(decision) = self.decisions.get(key) {
                 return Ok(decision);
             }
-            let decision = kube
-                .subject_access_review_for(user, attributes)
+            let decision = review::subject_access_review(kube, user, attributes)
                 .await
-                .map_err(|e| Arc::new(AuthError::Kube(e)))?;
+                .map_err(Arc::new)?;
             let ttl = if decision.allowed {
                 self.options.allow_cache_ttl
             } else {

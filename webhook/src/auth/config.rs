@@ -1,6 +1,7 @@
 //! Authentication configuration: the CAs and header names of
 //! `kube-system/extension-apiserver-authentication` (or the equivalent flags), compiled into
-//! certificate verifiers, and a source that follows changes at runtime.
+//! certificate verifiers, and a source that follows changes at runtime: the ConfigMap with a
+//! kube-rs watch (a change applies within seconds), files by polling their contents.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,15 +10,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
 use sha2::{Digest, Sha256};
 
-use super::AuthError;
+use super::error::{AuthError, ErrorChain};
 use super::requestheader::IdentityHeaders;
-use crate::kube::{KubeClient, KubeError};
+use crate::cluster::bounded;
 
 /// Namespace of the ConfigMap kube-apiserver publishes its authentication settings in.
 pub const AUTHENTICATION_CONFIGMAP_NAMESPACE: &str = "kube-system";
@@ -29,8 +34,6 @@ pub const DEFAULT_USERNAME_HEADER: &str = "X-Remote-User";
 pub const DEFAULT_GROUP_HEADER: &str = "X-Remote-Group";
 /// Default extra-header prefix.
 pub const DEFAULT_EXTRA_HEADERS_PREFIX: &str = "X-Remote-Extra-";
-/// How often the ConfigMap is polled by default.
-pub const DEFAULT_CONFIGMAP_POLL: Duration = Duration::from_secs(30);
 /// How often files are checked for changes by default.
 pub const DEFAULT_FILE_POLL: Duration = Duration::from_secs(10);
 
@@ -113,7 +116,11 @@ impl AuthConfig {
             .map(|pem| verifier("client CA", pem))
             .transpose()?;
         Ok(CompiledAuthConfig {
-            identity_headers: IdentityHeaders::new(&self),
+            identity_headers: IdentityHeaders::new(
+                &self.username_headers,
+                &self.group_headers,
+                &self.extra_headers_prefix,
+            ),
             config: self,
             requestheader_verifier,
             client_verifier,
@@ -256,7 +263,7 @@ impl AuthFiles {
 enum Origin {
     Fixed,
     ConfigMap {
-        client: KubeClient,
+        api: Api<ConfigMap>,
         namespace: String,
         name: String,
     },
@@ -266,10 +273,26 @@ enum Origin {
     },
 }
 
+/// What to grant when the authentication ConfigMap cannot be read.
+const CONFIGMAP_READER: &str = "bind the webhook's service account to the Role \
+                                extension-apiserver-authentication-reader in kube-system (get, \
+                                list and watch on that ConfigMap)";
+
 /// The current authentication configuration, replaced atomically when its origin changes.
 pub struct AuthConfigSource {
     current: RwLock<Arc<CompiledAuthConfig>>,
     origin: Origin,
+    /// The task [`spawn_watch`](Self::spawn_watch) started, stopped with the source.
+    watch: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for AuthConfigSource {
+    fn drop(&mut self) {
+        let watch = self.watch.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(task) = watch.take() {
+            task.abort();
+        }
+    }
 }
 
 impl fmt::Debug for AuthConfigSource {
@@ -291,15 +314,21 @@ impl fmt::Debug for AuthConfigSource {
 impl AuthConfigSource {
     /// A configuration that never changes (unless [`replace`](Self::replace)d).
     pub fn fixed(config: AuthConfig) -> Result<Arc<Self>, AuthError> {
-        Ok(Arc::new(Self {
-            current: RwLock::new(Arc::new(config.compile()?)),
-            origin: Origin::Fixed,
-        }))
+        Ok(Self::new(config.compile()?, Origin::Fixed))
+    }
+
+    fn new(config: CompiledAuthConfig, origin: Origin) -> Arc<Self> {
+        Arc::new(Self {
+            current: RwLock::new(Arc::new(config)),
+            origin,
+            watch: Mutex::new(None),
+        })
     }
 
     /// Reads ConfigMap `kube-system/extension-apiserver-authentication` now (failing if it
-    /// cannot), and re-reads it on [`refresh`](Self::refresh) / [`spawn_watch`](Self::spawn_watch).
-    pub async fn from_configmap(client: KubeClient) -> Result<Arc<Self>, AuthError> {
+    /// cannot), then follows it: [`spawn_watch`](Self::spawn_watch) watches it,
+    /// [`refresh`](Self::refresh) re-reads it once.
+    pub async fn from_configmap(client: kube::Client) -> Result<Arc<Self>, AuthError> {
         Self::from_named_configmap(
             client,
             AUTHENTICATION_CONFIGMAP_NAMESPACE,
@@ -310,23 +339,18 @@ impl AuthConfigSource {
 
     /// Like [`from_configmap`](Self::from_configmap) for any ConfigMap with the same keys.
     pub async fn from_named_configmap(
-        client: KubeClient,
+        client: kube::Client,
         namespace: &str,
         name: &str,
     ) -> Result<Arc<Self>, AuthError> {
-        let data = client
-            .get_configmap(namespace, name)
-            .await
-            .map_err(AuthError::Kube)?;
-        let config = AuthConfig::from_configmap_data(&data)?.compile()?;
-        Ok(Arc::new(Self {
-            current: RwLock::new(Arc::new(config)),
-            origin: Origin::ConfigMap {
-                client,
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-            },
-        }))
+        let api = Api::namespaced(client, namespace);
+        let config = read_configmap(&api, namespace, name).await?.compile()?;
+        let origin = Origin::ConfigMap {
+            api,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        Ok(Self::new(config, origin))
     }
 
     /// Reads the CA files now (failing if it cannot) and, on each refresh, reloads them if
@@ -334,13 +358,11 @@ impl AuthConfigSource {
     pub fn from_files(files: AuthFiles) -> Result<Arc<Self>, AuthError> {
         let stamp = files.stamp();
         let config = files.load()?.compile()?;
-        Ok(Arc::new(Self {
-            current: RwLock::new(Arc::new(config)),
-            origin: Origin::Files {
-                files,
-                stamp: Mutex::new(stamp),
-            },
-        }))
+        let origin = Origin::Files {
+            files,
+            stamp: Mutex::new(stamp),
+        };
+        Ok(Self::new(config, origin))
     }
 
     /// The configuration in force.
@@ -358,22 +380,25 @@ impl AuthConfigSource {
         Ok(())
     }
 
-    /// Re-reads the origin; returns whether the configuration changed. On error the
+    /// Puts `config` in force unless it equals the one in force; returns whether it changed.
+    fn update(&self, config: AuthConfig) -> Result<bool, AuthError> {
+        if *self.current().config() == config {
+            return Ok(false);
+        }
+        self.replace(config)?;
+        Ok(true)
+    }
+
+    /// Re-reads the origin once; returns whether the configuration changed. On error the
     /// configuration in force is kept.
     pub async fn refresh(&self) -> Result<bool, AuthError> {
         let config = match &self.origin {
             Origin::Fixed => return Ok(false),
             Origin::ConfigMap {
-                client,
+                api,
                 namespace,
                 name,
-            } => {
-                let data = client
-                    .get_configmap(namespace, name)
-                    .await
-                    .map_err(AuthError::Kube)?;
-                AuthConfig::from_configmap_data(&data)?
-            }
+            } => read_configmap(api, namespace, name).await?,
             Origin::Files { files, stamp } => {
                 let now = files.stamp();
                 {
@@ -386,37 +411,109 @@ impl AuthConfigSource {
                 files.load()?
             }
         };
-        if *self.current().config() == config {
-            return Ok(false);
-        }
-        self.replace(config)?;
-        Ok(true)
+        self.update(config)
     }
 
-    /// Refreshes every `interval` in a background task that ends when the source is dropped.
-    /// Use [`DEFAULT_CONFIGMAP_POLL`] or [`DEFAULT_FILE_POLL`].
-    pub fn spawn_watch(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    /// Follows the origin in a background task that ends when the source is dropped: the
+    /// ConfigMap through a watch (list, then watch; re-listed after errors, with backoff), so
+    /// a change applies within seconds; files by checking their contents every
+    /// [`DEFAULT_FILE_POLL`]. An invalid or deleted configuration is logged and the one in
+    /// force kept. Calling it again replaces the previous task.
+    pub fn spawn_watch(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Self> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                let Some(source) = weak.upgrade() else { return };
-                match source.refresh().await {
-                    Ok(true) => tracing::info!("authentication configuration reloaded"),
+        let task = match &self.origin {
+            Origin::Fixed => tokio::spawn(async {}),
+            Origin::ConfigMap {
+                api,
+                namespace,
+                name,
+            } => {
+                let events = watcher::watch_object(api.clone(), name).default_backoff();
+                let object = format!("ConfigMap {namespace}/{name}");
+                tokio::spawn(follow_configmap(weak, events, object))
+            }
+            Origin::Files { .. } => tokio::spawn(poll_files(weak, DEFAULT_FILE_POLL)),
+        };
+        let previous = self
+            .watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(task.abort_handle());
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+        task
+    }
+}
+
+/// The settings in ConfigMap `namespace/name`, read through `api`.
+async fn read_configmap(
+    api: &Api<ConfigMap>,
+    namespace: &str,
+    name: &str,
+) -> Result<AuthConfig, AuthError> {
+    let configmap = bounded(api.get(name)).await.map_err(|e| {
+        AuthError::kube(
+            format!("reading ConfigMap {namespace}/{name}"),
+            CONFIGMAP_READER,
+            e,
+        )
+    })?;
+    AuthConfig::from_configmap_data(&configmap.data.unwrap_or_default())
+}
+
+/// Applies each state of the watched ConfigMap to the source behind `weak`.
+async fn follow_configmap(
+    weak: Weak<AuthConfigSource>,
+    events: impl futures::Stream<Item = Result<Option<ConfigMap>, watcher::Error>>,
+    object: String,
+) {
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        let Some(source) = weak.upgrade() else { return };
+        match event {
+            Ok(Some(configmap)) => {
+                let data = configmap.data.unwrap_or_default();
+                match AuthConfig::from_configmap_data(&data).and_then(|c| source.update(c)) {
+                    Ok(true) => tracing::info!(%object, "authentication configuration reloaded"),
                     Ok(false) => {}
-                    Err(AuthError::Kube(KubeError::NotFound { .. })) => tracing::warn!(
-                        "authentication ConfigMap disappeared; keeping the last configuration"
-                    ),
                     Err(err) => tracing::warn!(
-                        error = %crate::auth::ErrorChain(&err),
-                        "cannot reload the authentication configuration; keeping the last one"
+                        %object,
+                        error = %ErrorChain(&err),
+                        "invalid authentication configuration; keeping the last one"
                     ),
                 }
             }
-        })
+            Ok(None) => tracing::warn!(
+                %object,
+                "the authentication ConfigMap is gone; keeping the last configuration"
+            ),
+            Err(err) => tracing::warn!(
+                %object,
+                error = %ErrorChain(&err),
+                remedy = CONFIGMAP_READER,
+                "watching the authentication ConfigMap failed; retrying"
+            ),
+        }
+    }
+}
+
+/// Refreshes the file source behind `weak` every `interval`.
+async fn poll_files(weak: Weak<AuthConfigSource>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(source) = weak.upgrade() else { return };
+        match source.refresh().await {
+            Ok(true) => tracing::info!("authentication configuration reloaded"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(
+                error = %ErrorChain(&err),
+                "cannot reload the authentication configuration; keeping the last one"
+            ),
+        }
     }
 }
 

@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use http::{Method, StatusCode};
 
+use super::authenticator::Authenticator;
+use super::error::ErrorChain;
+use super::identity::{AccessAttributes, UserInfo};
 use super::requestheader::strip_identity_headers;
-use super::{AccessAttributes, Authenticator, ErrorChain, UserInfo};
 use crate::tls::PeerCertificates;
 
 /// What a request is, for authorisation.

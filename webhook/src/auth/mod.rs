@@ -14,7 +14,8 @@
 //!    [generation](CompiledAuthConfig::generation) of the configuration in force, so a
 //!    configuration change takes effect at once; a success is never kept past the expiry of
 //!    a certificate of the chain.
-//! 3. **Bearer token.** `Authorization: Bearer …` is checked with a TokenReview; results are
+//! 3. **Bearer token.** `Authorization: Bearer …` is checked with a TokenReview (through
+//!    kube-rs, see [`crate::cluster`]); results are
 //!    cached for ~10 s under the SHA-256 of the token (never the token itself).
 //! 4. Otherwise the request is anonymous and API paths answer 401.
 //!
@@ -37,105 +38,18 @@
 mod authenticator;
 pub mod cache;
 mod config;
+mod error;
+mod identity;
 mod middleware;
 mod requestheader;
-
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
+mod review;
 
 pub use authenticator::{AuthOptions, Authenticator};
 pub use config::{
     AUTHENTICATION_CONFIGMAP_NAME, AUTHENTICATION_CONFIGMAP_NAMESPACE, AuthConfig,
-    AuthConfigSource, AuthFiles, CompiledAuthConfig, DEFAULT_CONFIGMAP_POLL,
-    DEFAULT_EXTRA_HEADERS_PREFIX, DEFAULT_FILE_POLL, DEFAULT_GROUP_HEADER, DEFAULT_USERNAME_HEADER,
+    AuthConfigSource, AuthFiles, CompiledAuthConfig, DEFAULT_EXTRA_HEADERS_PREFIX,
+    DEFAULT_FILE_POLL, DEFAULT_GROUP_HEADER, DEFAULT_USERNAME_HEADER,
 };
+pub use error::{AuthError, ErrorChain};
+pub use identity::{AccessAttributes, AccessDecision, SYSTEM_MASTERS, UserInfo};
 pub use middleware::{AuthLayer, AuthService, AuthState, RequestKind, classify, layer, middleware};
-
-pub use crate::kube::{AccessAttributes, AccessDecision};
-
-/// The group whose members are always authorised.
-pub const SYSTEM_MASTERS: &str = "system:masters";
-
-/// An authenticated user, as Kubernetes describes one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct UserInfo {
-    /// User name.
-    pub username: String,
-    /// Unique id, when the authenticator knows one (TokenReview); may be empty.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub uid: String,
-    /// Groups.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Extra attributes (scopes, credential ids, ...).
-    #[serde(default)]
-    pub extra: BTreeMap<String, Vec<String>>,
-}
-
-impl UserInfo {
-    /// Whether the user is in `system:masters`.
-    pub fn is_system_master(&self) -> bool {
-        self.groups.iter().any(|g| g == SYSTEM_MASTERS)
-    }
-}
-
-/// Errors of authentication and authorisation.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// The authentication configuration is invalid (bad PEM, bad JSON list).
-    #[error("invalid authentication configuration: {message}")]
-    InvalidConfig {
-        /// What is wrong.
-        message: String,
-    },
-    /// A configured file could not be read.
-    #[error("cannot read {}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A call to the Kubernetes API (ConfigMap, TokenReview, SubjectAccessReview) failed.
-    #[error("kubernetes API call failed")]
-    Kube(#[source] crate::kube::KubeError),
-    /// A front-proxy certificate verified, but its CN is not an allowed name.
-    #[error(
-        "front-proxy client certificate CN {common_name:?} is not in requestheader-allowed-names"
-    )]
-    NameNotAllowed {
-        /// The certificate's CN.
-        common_name: String,
-    },
-    /// No Kubernetes client is configured, so the check cannot be made.
-    #[error("no kubernetes client configured for {what}")]
-    NoKubeClient {
-        /// The check (TokenReview, SubjectAccessReview).
-        what: &'static str,
-    },
-    /// A TokenReview or SubjectAccessReview shared by concurrent identical requests failed;
-    /// displays as the underlying error.
-    #[error(transparent)]
-    Shared(std::sync::Arc<Self>),
-}
-
-/// Displays an error followed by its sources, `a: b: c`.
-#[derive(Debug)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(err) = source {
-            write!(f, ": {err}")?;
-            source = err.source();
-        }
-        Ok(())
-    }
-}

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 
-use super::{AuthConfig, UserInfo};
+use super::identity::UserInfo;
 
 /// Whether `chain` (end entity first) verifies against `verifier`'s roots, for client auth,
 /// at the current time.
@@ -133,7 +133,8 @@ pub(crate) struct IdentityHeaders {
 }
 
 impl IdentityHeaders {
-    pub(crate) fn new(config: &AuthConfig) -> Self {
+    /// The username headers, group headers and extra-header prefixes of a configuration.
+    pub(crate) fn new(username: &[String], groups: &[String], extra_prefixes: &[String]) -> Self {
         let parse = |names: &[String]| {
             names
                 .iter()
@@ -141,9 +142,9 @@ impl IdentityHeaders {
                 .collect()
         };
         Self {
-            username: parse(&config.username_headers),
-            groups: parse(&config.group_headers),
-            extra_prefixes: config.extra_headers_prefix.clone(),
+            username: parse(username),
+            groups: parse(groups),
+            extra_prefixes: extra_prefixes.to_vec(),
         }
     }
 }
@@ -217,13 +218,12 @@ fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> 
 mod tests {
     use super::*;
 
-    fn config() -> AuthConfig {
-        AuthConfig {
-            username_headers: vec!["X-Remote-User".into()],
-            group_headers: vec!["X-Remote-Group".into()],
-            extra_headers_prefix: vec!["X-Remote-Extra-".into()],
-            ..AuthConfig::default()
-        }
+    fn names() -> IdentityHeaders {
+        IdentityHeaders::new(
+            &["X-Remote-User".into()],
+            &["X-Remote-Group".into()],
+            &["X-Remote-Extra-".into()],
+        )
     }
 
     #[test]
@@ -233,7 +233,7 @@ mod tests {
         headers.append("x-remote-group", "a".parse().unwrap());
         headers.append("x-remote-group", "b".parse().unwrap());
         headers.insert("x-remote-extra-acme.io%2fscope", "x".parse().unwrap());
-        let user = user_from_headers(&IdentityHeaders::new(&config()), &headers).unwrap();
+        let user = user_from_headers(&names(), &headers).unwrap();
         assert_eq!(user.username, "alice");
         assert_eq!(user.groups, vec!["a", "b"]);
         assert_eq!(user.extra.get("acme.io/scope"), Some(&vec!["x".to_owned()]));
@@ -261,7 +261,7 @@ mod tests {
     fn no_username_header_means_no_user() {
         let mut headers = HeaderMap::new();
         headers.insert("x-remote-group", "system:masters".parse().unwrap());
-        assert!(user_from_headers(&IdentityHeaders::new(&config()), &headers).is_none());
+        assert!(user_from_headers(&names(), &headers).is_none());
     }
 
     #[test]
@@ -272,7 +272,7 @@ mod tests {
         headers.insert("x-remote-extra-k", "v".parse().unwrap());
         headers.insert("authorization", "Bearer t".parse().unwrap());
         headers.insert("content-type", "application/json".parse().unwrap());
-        strip_identity_headers(&IdentityHeaders::new(&config()), &mut headers);
+        strip_identity_headers(&names(), &mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("content-type"));
     }

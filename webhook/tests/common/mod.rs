@@ -110,3 +110,13 @@ pub(crate) fn status_error(status: StatusCode, body: &Value, code: u16, reason: 
     assert_eq!(body["code"], code, "{body}");
     body["message"].as_str().unwrap().to_owned()
 }
+
+/// A kube-rs client for a plain-HTTP fake Kubernetes API, without credentials.
+pub(crate) fn kube_client(fake: &dns01_testkit::kubefake::KubeFake) -> kube::Client {
+    let url = fake
+        .url()
+        .as_str()
+        .parse()
+        .expect("the fake's URL is a URI");
+    kube::Client::try_from(kube::Config::new(url)).expect("a client for the fake")
+}

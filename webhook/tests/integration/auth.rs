@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use dns01_testkit::kubefake::{FakeUser, KubeFake, SarRule, authentication_configmap};
 use dns01_testkit::pki::{TestCa, TestCert};
 use dns01_webhook::auth::{self, AuthConfigSource, Authenticator, UserInfo};
-use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
 use dns01_webhook::server::ServeOptions;
 use dns01_webhook::tls::{self, FixedCert};
 use serde_json::Value;
@@ -83,7 +82,7 @@ async fn env_serving(
         "extension-apiserver-authentication",
         authentication_configmap(Some(&front_ca), Some(&client_ca), allowed_names),
     );
-    let kube = KubeClient::new(fake.url(), KubeTls::default(), KubeCredentials::None).unwrap();
+    let kube = crate::common::kube_client(&fake);
     let source = AuthConfigSource::from_configmap(kube.clone())
         .await
         .unwrap();
@@ -675,6 +674,61 @@ async fn a_changed_configmap_is_picked_up_on_refresh() {
             .0,
         401
     );
+}
+
+/// The webhook follows the ConfigMap with a watch: a new requestheader CA and new allowed
+/// names apply within seconds, without a restart and without anyone calling `refresh`.
+#[tokio::test]
+async fn a_configmap_change_is_followed_by_the_watch_without_a_restart() {
+    let env = env().await;
+    env.fake
+        .allow(SarRule::user("alice", "create", GROUP, "gandi"));
+    let _watch = env.source.spawn_watch();
+    let new_front_ca = TestCa::new("rotated front-proxy-ca");
+    let new_proxy = new_front_ca.client_cert("new-proxy", &[]);
+    assert_eq!(env.post(Some(&new_proxy), &alice_headers()).await.0, 401);
+    assert_eq!(
+        env.post(Some(&env.front_proxy_cert()), &alice_headers())
+            .await
+            .0,
+        200
+    );
+    env.fake.set_configmap(
+        "kube-system",
+        "extension-apiserver-authentication",
+        authentication_configmap(Some(&new_front_ca), Some(&env.client_ca), &["new-proxy"]),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while env.post(Some(&new_proxy), &alice_headers()).await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new CA and name were not in force within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        env.post(Some(&env.front_proxy_cert()), &alice_headers())
+            .await
+            .0,
+        401,
+        "the old front proxy is refused"
+    );
+    // An invalid update and a deletion keep the configuration in force.
+    let mut broken = authentication_configmap(Some(&env.front_ca), None, &[FRONT_PROXY_CN]);
+    broken.insert("requestheader-allowed-names".into(), "not json".into());
+    env.fake
+        .set_configmap("kube-system", "extension-apiserver-authentication", broken);
+    env.fake
+        .delete_configmap("kube-system", "extension-apiserver-authentication");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.post(Some(&new_proxy), &alice_headers()).await.0, 200);
+    let watches = env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/namespaces/kube-system/configmaps")
+        .count();
+    assert!(watches >= 2, "a list, then a watch: {watches}");
 }
 
 #[tokio::test]

@@ -5,14 +5,15 @@
 
 mod auth;
 mod cli;
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod delegation;
 mod gandi;
-mod kube;
 mod local_mode;
 mod protocol;
 mod rfc2136;
 mod solver_config;
+mod structure;
 mod support;
 mod tls;

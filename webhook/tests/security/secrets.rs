@@ -18,7 +18,6 @@ use dns01_testkit::emulator::{Emulator, Token};
 use dns01_testkit::kubefake::KubeFake;
 use dns01_testkit::pki::TestCa;
 use dns01_webhook::api::types::ChallengeRequest;
-use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
 use dns01_webhook::router;
 use dns01_webhook::secrets::{KubeSecrets, SecretSource, SecretString, StaticSecrets};
 use dns01_webhook::server::ServeOptions;
@@ -107,6 +106,19 @@ fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
     (capture, guard)
 }
 
+/// A kubeconfig for the TLS fake `fake`, signed by `ca`, with the webhook's token
+/// [`KUBE_TOKEN`].
+fn kubeconfig_yaml(fake: &KubeFake, ca: &TestCa) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+         clusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n\
+         users:\n- name: u\n  user:\n    token: {KUBE_TOKEN}\n\
+         contexts:\n- name: c\n  context: {{cluster: c, user: u}}\n",
+        fake.url(),
+        BASE64.encode(ca.cert_pem()),
+    )
+}
+
 struct Setup {
     emu: Emulator,
     fake: KubeFake,
@@ -168,15 +180,12 @@ async fn setup() -> Setup {
         &[("api-token", PAT.as_bytes())],
     );
     fake.forbid_secret("team-a", "gandi-forbidden");
-    let kube = KubeClient::new(
-        fake.url(),
-        KubeTls {
-            ca_pem: Some(kube_ca.cert_pem().as_bytes().to_vec()),
-            ..KubeTls::default()
-        },
-        KubeCredentials::Token(KUBE_TOKEN.to_owned()),
-    )
-    .unwrap();
+    // The webhook's own client, from a kubeconfig as `--kubeconfig` reads it.
+    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(kubeconfig.path(), kubeconfig_yaml(&fake, &kube_ca)).unwrap();
+    let kube = dns01_webhook::cluster::client(Some(kubeconfig.path()))
+        .await
+        .unwrap();
     let secrets: Arc<dyn SecretSource> = Arc::new(KubeSecrets::new(kube));
     let solver = gandi_solver(
         &emu,
@@ -513,21 +522,33 @@ fn debug_output_of_every_configuration_credential_and_error_type_hides_the_crede
         dns01_gandi::GandiStore::new(config.clone()).unwrap()
     ));
     shown.push(format!("{:?}", dns01_gandi::provider(config).unwrap()));
-    shown.push(format!("{:?}", KubeCredentials::Token(KUBE_TOKEN.into())));
-    let tls = KubeTls {
-        client_identity_pem: Some(
-            format!("-----BEGIN PRIVATE KEY-----\n{KUBE_TOKEN}\n").into_bytes(),
+    // The webhook's Kubernetes configuration and client, with a token and a client key.
+    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+    let key = BASE64.encode(format!("-----BEGIN PRIVATE KEY-----\n{KUBE_TOKEN}\n"));
+    std::fs::write(
+        kubeconfig.path(),
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+             clusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:1/'}}\n\
+             users:\n- name: u\n  user:\n    token: {KUBE_TOKEN}\n    client-key-data: {key}\n\
+             contexts:\n- name: c\n  context: {{cluster: c, user: u}}\n"
         ),
-        ..KubeTls::default()
-    };
-    shown.push(format!("{tls:?}"));
-    let kube = KubeClient::new(
-        "https://127.0.0.1:1/".parse().unwrap(),
-        KubeTls::default(),
-        KubeCredentials::Token(KUBE_TOKEN.into()),
     )
     .unwrap();
-    shown.push(format!("{kube:?} {:?}", KubeSecrets::new(kube.clone())));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = runtime
+        .block_on(dns01_webhook::cluster::config_from_kubeconfig(
+            kubeconfig.path(),
+        ))
+        .unwrap();
+    shown.push(format!("{config:?}"));
+    let mut client_config = kube::Config::new("https://127.0.0.1:1/".parse().unwrap());
+    client_config.auth_info.token = Some(KUBE_TOKEN.to_owned().into());
+    let kube = runtime.block_on(async { kube::Client::try_from(client_config).unwrap() });
+    shown.push(format!("{:?}", KubeSecrets::new(kube)));
     let statics = StaticSecrets::new();
     statics.insert("team-a", "gandi-pat", "api-token", PAT);
     shown.push(format!("{statics:?}"));

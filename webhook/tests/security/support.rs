@@ -10,7 +10,6 @@ use dns01_testkit::emulator::Emulator;
 use dns01_testkit::kubefake::KubeFake;
 use dns01_testkit::pki::TestCa;
 use dns01_webhook::AppState;
-use dns01_webhook::kube::{KubeClient, KubeCredentials, KubeTls};
 use dns01_webhook::secrets::{KubeSecrets, SecretSource};
 use dns01_webhook::server::{self, ServeOptions};
 use dns01_webhook::solver::Solvers;
@@ -112,8 +111,7 @@ fn rustls_client(ca: &TestCa) -> Arc<rustls::ClientConfig> {
 
 /// Secrets read through the Kubernetes API of `fake` (plain HTTP, no credentials).
 pub(crate) fn kube_secrets(fake: &KubeFake) -> Arc<dyn SecretSource> {
-    let client = KubeClient::new(fake.url(), KubeTls::default(), KubeCredentials::None).unwrap();
-    Arc::new(KubeSecrets::new(client))
+    Arc::new(KubeSecrets::new(crate::common::kube_client(fake)))
 }
 
 /// A `gandi` solver against `emu`, reading Secrets from `secrets`.
