@@ -194,26 +194,32 @@ impl Harness {
 }
 
 fn request(action: &str, c: &Chal) -> anyhow::Result<http::Request<Body>> {
+    solver_request(gandi::NAME, action, c, &json!({"ttl": 300}), true)
+}
+
+/// `POST /apis/<group>/v1alpha1/<solver>` with `c` as cert-manager posts it (namespace
+/// `bench`), as kube-apiserver forwards it.
+pub(crate) fn solver_request(
+    solver: &str,
+    action: &str,
+    c: &Chal,
+    config: &Value,
+    allow_ambient: bool,
+) -> anyhow::Result<http::Request<Body>> {
     let body = payload(
         action,
         &c.dns_name,
         &c.fqdn,
         &c.key,
         "bench",
-        &json!({"ttl": 300}),
-        true,
+        config,
+        allow_ambient,
     );
-    solver_request(gandi::NAME, &body)
-}
-
-/// A `POST /apis/<group>/v1alpha1/<solver>` request carrying `body`, as kube-apiserver
-/// forwards cert-manager's.
-pub(crate) fn solver_request(solver: &str, body: &Value) -> anyhow::Result<http::Request<Body>> {
     Ok(http::Request::builder()
         .method("POST")
         .uri(format!("/apis/{GROUP}/v1alpha1/{solver}"))
         .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(body)?))?)
+        .body(Body::from(serde_json::to_vec(&body)?))?)
 }
 
 /// Sends one challenge request to the router and checks the answer says success.
@@ -235,7 +241,8 @@ pub(crate) async fn send(
     Ok(())
 }
 
-async fn challenge(app: &Router, action: &str, c: &Chal) -> anyhow::Result<()> {
+/// Posts `c` to the `gandi` solver (ambient token, TTL 300) and checks the answer.
+pub(crate) async fn challenge(app: &Router, action: &str, c: &Chal) -> anyhow::Result<()> {
     send(app, action, &c.fqdn, request(action, c)?).await
 }
 

@@ -13,9 +13,8 @@ use dns01_webhook::lease::LeaseLock;
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{self, AmbientCredentials, GandiSettings, GandiSolver};
 use dns01_webhook::{AppState, router};
-use serde_json::json;
 
-use crate::gandi::{Chal, GROUP, TOKEN, ZONE, payload, send, solver_request};
+use crate::gandi::{Chal, GROUP, TOKEN, ZONE, challenge};
 use crate::table::{Row, Table, Verdict};
 
 const F: &str = "4 two replicas";
@@ -37,19 +36,6 @@ fn replica(emu: &Emulator, client: &kube::Client, identity: &str) -> anyhow::Res
     let mut solvers = Solvers::new();
     solvers.insert(gandi::NAME.to_owned(), Arc::new(solver));
     Ok(router(AppState::new(GROUP, solvers)))
-}
-
-async fn challenge(app: &Router, action: &str, c: &Chal) -> anyhow::Result<()> {
-    let body = payload(
-        action,
-        &c.dns_name,
-        &c.fqdn,
-        &c.key,
-        "bench",
-        &json!({"ttl": 300}),
-        true,
-    );
-    send(app, action, &c.fqdn, solver_request(gandi::NAME, &body)?).await
 }
 
 /// The two-replica rows: a Present on one replica and its CleanUp on the other cost the Gandi

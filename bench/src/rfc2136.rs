@@ -15,7 +15,7 @@ use dns01_webhook::solver::rfc2136::{self, Rfc2136Settings, Rfc2136Solver};
 use dns01_webhook::{AppState, router};
 use serde_json::json;
 
-use crate::gandi::{Chal, GROUP, ZONE, payload, send, solver_request};
+use crate::gandi::{Chal, GROUP, ZONE, send, solver_request};
 use crate::table::{Row, Table, Verdict};
 
 const F: &str = "4 RFC 2136 calls";
@@ -56,16 +56,7 @@ impl Harness {
     }
 
     async fn challenge(&self, action: &str, c: &Chal) -> anyhow::Result<()> {
-        let body = payload(
-            action,
-            &c.dns_name,
-            &c.fqdn,
-            &c.key,
-            "bench",
-            &self.config,
-            false,
-        );
-        let request = solver_request(rfc2136::NAME, &body)?;
+        let request = solver_request(rfc2136::NAME, action, c, &self.config, false)?;
         send(&self.app, action, &c.fqdn, request).await
     }
 
