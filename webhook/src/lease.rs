@@ -34,6 +34,8 @@ use dns01_core::{Error, RelativeName, RrsetLease, RrsetLock, ZoneName};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use sha2::{Digest, Sha256};
+
+use crate::cluster::{bounded, status_code};
 use tokio::sync::oneshot;
 
 /// Lease duration when none is configured: how long a dead replica can block an rrset.
@@ -65,7 +67,7 @@ impl LeaseCalls {
 
     fn count<T>(&self, result: &Result<T, ::kube::Error>) {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        if matches!(result, Err(e) if api_code(e) == Some(409)) {
+        if matches!(result, Err(e) if status_code(e) == Some(409)) {
             self.conflicts.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -188,7 +190,7 @@ impl LeaseLock {
              other's TXT values)",
             self.namespace
         );
-        match api_code(e) {
+        match status_code(e) {
             Some(401) | Some(403) => Error::permission(format!(
                 "{what}: the API server refused it ({e}); grant the webhook's ServiceAccount get, \
                  create, update and delete on leases.coordination.k8s.io in namespace {} (the \
@@ -197,13 +199,6 @@ impl LeaseLock {
             )),
             _ => Error::transient(format!("{what}: {e}; nothing was written")),
         }
-    }
-}
-
-fn api_code(e: &::kube::Error) -> Option<u16> {
-    match e {
-        ::kube::Error::Api(status) => Some(status.code),
-        _ => None,
     }
 }
 
@@ -231,15 +226,12 @@ impl RrsetLock for LeaseLock {
         let pp = PostParams::default();
         let mut wait = Duration::from_millis(50);
         let held = loop {
-            let current = self.api.get_opt(&lease_name).await;
+            let current = bounded(self.api.get_opt(&lease_name)).await;
             self.calls.count(&current);
             let current = current.map_err(|e| self.error("read", &lease_name, &e))?;
             let attempt = match &current {
                 None => {
-                    let r = self
-                        .api
-                        .create(&pp, &self.lease(&lease_name, None, 0))
-                        .await;
+                    let r = bounded(self.api.create(&pp, &self.lease(&lease_name, None, 0))).await;
                     self.calls.count(&r);
                     Some(r)
                 }
@@ -255,7 +247,7 @@ impl RrsetLock for LeaseLock {
                             lease.metadata.resource_version.clone(),
                             transitions,
                         );
-                        let r = self.api.replace(&lease_name, &pp, &next).await;
+                        let r = bounded(self.api.replace(&lease_name, &pp, &next)).await;
                         self.calls.count(&r);
                         Some(r)
                     } else {
@@ -268,7 +260,7 @@ impl RrsetLock for LeaseLock {
                 Some(Ok(lease)) => break lease,
                 // Busy, or another replica won the race (409): read again after a while.
                 None => {}
-                Some(Err(e)) if api_code(&e) == Some(409) => {}
+                Some(Err(e)) if status_code(&e) == Some(409) => {}
                 Some(Err(e)) => return Err(self.error("take", &lease_name, &e)),
             }
             if Instant::now() + wait > deadline {
@@ -321,10 +313,7 @@ async fn renew(
         if let Some(spec) = lease.spec.as_mut() {
             spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
         }
-        let r = lock
-            .api
-            .replace(&name, &PostParams::default(), &lease)
-            .await;
+        let r = bounded(lock.api.replace(&name, &PostParams::default(), &lease)).await;
         lock.calls.count(&r);
         match r {
             Ok(renewed) => {
@@ -394,13 +383,13 @@ impl RrsetLease for HeldLease {
             }),
             ..DeleteParams::default()
         };
-        let r = self.lock.api.delete(&self.name, &dp).await;
+        let r = bounded(self.lock.api.delete(&self.name, &dp)).await;
         self.lock.calls.count(&r);
         tracing::debug!(lease = %self.name, ok = r.is_ok(), "released the rrset Lease");
         match r {
             Ok(_) => Ok(()),
             // Gone or taken over already: nothing of ours to give up.
-            Err(e) if matches!(api_code(&e), Some(404 | 409)) => Ok(()),
+            Err(e) if matches!(status_code(&e), Some(404 | 409)) => Ok(()),
             Err(e) => Err(self.lock.error("release", &self.name, &e)),
         }
     }
