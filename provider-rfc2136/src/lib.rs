@@ -54,6 +54,6 @@ mod tsig;
 
 pub use config::{DEFAULT_TIMEOUT, Rfc2136Config};
 pub use error::ServerAnswer;
-pub use provider::{Rfc2136Provider, decode_txt, parse_transport};
+pub use provider::{Rfc2136Provider, parse_transport};
 pub use transport::Transport;
 pub use tsig::{FUDGE, TsigAlgorithm, TsigKey};

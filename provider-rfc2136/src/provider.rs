@@ -238,16 +238,6 @@ pub(crate) fn txt_rdata(value: &TxtValue) -> TXT {
     TXT::from_bytes(value.as_str().as_bytes().chunks(MAX_STRING).collect())
 }
 
-/// A TXT record's character-strings, joined: the decoded value.
-pub fn decode_txt(txt: &TXT) -> String {
-    let bytes: Vec<u8> = txt
-        .txt_data
-        .iter()
-        .flat_map(|s| s.iter().copied())
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 fn wire_name(name: &Fqdn) -> Result<Name> {
     Name::from_ascii(name.to_absolute_string())
         .map_err(|e| Error::invalid_input(format!("{name} is not a usable DNS name: {e}")))
@@ -286,6 +276,16 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    /// A TXT record's character-strings, joined: the decoded value.
+    fn decode_txt(txt: &TXT) -> String {
+        let bytes: Vec<u8> = txt
+            .txt_data
+            .iter()
+            .flat_map(|s| s.iter().copied())
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
 
     #[test]
     fn long_values_are_split_into_255_byte_strings_and_joined_back() {

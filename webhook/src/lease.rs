@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,32 +46,6 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Label on every Lease this webhook makes, for `kubectl get leases -l ...`.
 const MANAGED_BY: &str = "dns01-webhook";
 
-/// Lease calls made, for metrics and the benchmark.
-#[derive(Debug, Default)]
-pub struct LeaseCalls {
-    calls: AtomicU64,
-    conflicts: AtomicU64,
-}
-
-impl LeaseCalls {
-    /// Lease API calls made so far (get, create, replace, delete).
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
-    }
-
-    /// Of those, the ones answered 409 (another replica won a race).
-    pub fn conflicts(&self) -> u64 {
-        self.conflicts.load(Ordering::Relaxed)
-    }
-
-    fn count<T>(&self, result: &Result<T, ::kube::Error>) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if matches!(result, Err(e) if status_code(e) == Some(409)) {
-            self.conflicts.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
 /// A [`RrsetLock`] over Kubernetes Leases in one namespace.
 #[derive(Clone)]
 pub struct LeaseLock {
@@ -80,8 +53,6 @@ pub struct LeaseLock {
     namespace: String,
     identity: String,
     duration: Duration,
-    acquire_timeout: Duration,
-    calls: Arc<LeaseCalls>,
     /// Per Lease name, the `resourceVersion` last seen held by another replica and when this
     /// replica first saw it (expiry by the local clock).
     seen: Arc<Mutex<HashMap<String, (String, Instant)>>>,
@@ -111,22 +82,8 @@ impl LeaseLock {
             namespace: namespace.to_owned(),
             identity: identity.to_owned(),
             duration,
-            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-            calls: Arc::default(),
             seen: Arc::default(),
         }
-    }
-
-    /// The same, waiting at most `timeout` for a Lease another replica holds.
-    #[must_use]
-    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
-        self
-    }
-
-    /// The Lease calls made so far.
-    pub fn calls(&self) -> Arc<LeaseCalls> {
-        self.calls.clone()
     }
 
     fn lease(&self, name: &str, resource_version: Option<String>, transitions: i32) -> Lease {
@@ -222,17 +179,15 @@ impl RrsetLock for LeaseLock {
         name: &RelativeName,
     ) -> dns01_core::Result<Box<dyn RrsetLease>> {
         let lease_name = lease_name(zone, name);
-        let deadline = Instant::now() + self.acquire_timeout;
+        let deadline = Instant::now() + DEFAULT_ACQUIRE_TIMEOUT;
         let pp = PostParams::default();
         let mut wait = Duration::from_millis(50);
         let held = loop {
             let current = bounded(self.api.get_opt(&lease_name)).await;
-            self.calls.count(&current);
             let current = current.map_err(|e| self.error("read", &lease_name, &e))?;
             let attempt = match &current {
                 None => {
                     let r = bounded(self.api.create(&pp, &self.lease(&lease_name, None, 0))).await;
-                    self.calls.count(&r);
                     Some(r)
                 }
                 Some(lease) => {
@@ -248,7 +203,6 @@ impl RrsetLock for LeaseLock {
                             transitions,
                         );
                         let r = bounded(self.api.replace(&lease_name, &pp, &next)).await;
-                        self.calls.count(&r);
                         Some(r)
                     } else {
                         // Held by another replica and not expired.
@@ -267,7 +221,7 @@ impl RrsetLock for LeaseLock {
                 return Err(Error::transient(format!(
                     "cannot take Lease {}/{lease_name} for {name} in zone {zone}: another \
                      replica held it for all of {:?}; retry later",
-                    self.namespace, self.acquire_timeout
+                    self.namespace, DEFAULT_ACQUIRE_TIMEOUT
                 )));
             }
             tokio::time::sleep(wait).await;
@@ -314,7 +268,6 @@ async fn renew(
             spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
         }
         let r = bounded(lock.api.replace(&name, &PostParams::default(), &lease)).await;
-        lock.calls.count(&r);
         match r {
             Ok(renewed) => {
                 *version.lock().unwrap_or_else(PoisonError::into_inner) = renewed
@@ -384,7 +337,6 @@ impl RrsetLease for HeldLease {
             ..DeleteParams::default()
         };
         let r = bounded(self.lock.api.delete(&self.name, &dp)).await;
-        self.lock.calls.count(&r);
         tracing::debug!(lease = %self.name, ok = r.is_ok(), "released the rrset Lease");
         match r {
             Ok(_) => Ok(()),

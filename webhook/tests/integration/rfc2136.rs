@@ -106,8 +106,7 @@ async fn present_and_cleanup_write_and_remove_exactly_the_value_with_one_update_
 }
 
 #[tokio::test]
-async fn a_nameserver_outside_the_operators_list_is_refused_before_any_secret_is_read_or_update_sent()
- {
+async fn a_nameserver_outside_the_operators_list_is_refused_and_no_update_is_sent() {
     let s = start(&["team-a"]);
     let updates = s.bind.opcode_count("UPDATE").unwrap();
     for nameserver in ["10.1.2.3:53", "metadata.google.internal", "127.0.0.1:1"] {
