@@ -104,7 +104,12 @@ pub fn router(state: AppState) -> Router {
     let api = match &state.auth {
         Some(authenticator) => api
             .layer(body_limit)
-            .layer(auth::layer(authenticator.clone())),
+            .layer(axum::middleware::from_fn_with_state(
+                auth::AuthState {
+                    authenticator: authenticator.clone(),
+                },
+                auth::middleware,
+            )),
         None => api.layer(body_limit),
     };
     Router::new()

@@ -170,7 +170,7 @@ pub async fn start(options: LocalOptions) -> Result<LocalServer, LocalError> {
         cert.signing_key.serialize_pem().as_bytes(),
     )
     .map_err(|e| LocalError::Tls(Box::new(e)))?;
-    let resolver = Arc::new(crate::tls::FixedCert(Arc::new(key)));
+    let resolver = Arc::new(rustls::sign::SingleCertAndKey::from(key));
     let server_config =
         crate::tls::server_config(resolver, false).map_err(|e| LocalError::Tls(Box::new(e)))?;
 

@@ -28,44 +28,21 @@ use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureSc
 use sha2::{Digest, Sha256};
 
 /// The TLS client certificate chain of the connection a request arrived on (end entity
-/// first). Inserted by [`crate::server::serve`] into every request of a connection that presented one.
-///
-/// Its SHA-256 digest, the key of the authenticator's verification cache, is computed once
-/// per connection rather than once per request.
+/// first). Inserted by [`crate::server::serve`] into every request of a connection that
+/// presented one.
 #[derive(Clone, Debug)]
-pub struct PeerCertificates {
-    chain: Arc<[CertificateDer<'static>]>,
-    digest: [u8; 32],
-}
+pub struct PeerCertificates(Arc<[CertificateDer<'static>]>);
 
 impl PeerCertificates {
     /// A chain, end entity first.
     pub fn new(chain: Vec<CertificateDer<'static>>) -> Self {
-        let digest = chain_digest(&chain);
-        Self {
-            chain: chain.into(),
-            digest,
-        }
+        Self(chain.into())
     }
 
     /// The certificates, end entity first.
     pub fn chain(&self) -> &[CertificateDer<'static>] {
-        &self.chain
+        &self.0
     }
-
-    /// SHA-256 of the chain: each certificate's length (8 bytes, big endian), then its DER.
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.digest
-    }
-}
-
-fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for cert in chain {
-        hasher.update((cert.len() as u64).to_be_bytes());
-        hasher.update(cert.as_ref());
-    }
-    hasher.finalize().into()
 }
 
 /// Errors of TLS setup.
@@ -343,14 +320,4 @@ pub fn server_config(
     let mut config = builder.with_cert_resolver(certs);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// A fixed certificate (local mode, tests).
-#[derive(Debug)]
-pub struct FixedCert(pub Arc<CertifiedKey>);
-
-impl ResolvesServerCert for FixedCert {
-    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
-    }
 }

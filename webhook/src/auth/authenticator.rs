@@ -1,22 +1,20 @@
 //! The authenticator (certificates, identity headers, TokenReview) and the authoriser
-//! (system:masters, SubjectAccessReview), each with its decision cache.
+//! (system:masters, SubjectAccessReview). TokenReview and SubjectAccessReview answers are
+//! cached for a few seconds, and concurrent misses for one key share one review, as in
+//! k8s.io/apiserver (with `moka`, which gives both); certificate chains are verified on every
+//! request, as k8s.io/apiserver does, so a changed CA applies to the next request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use rustls::pki_types::CertificateDer;
-use rustls::server::danger::ClientCertVerifier;
+use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
-use super::cache::{SingleFlight, TtlCache};
 use super::config::{AuthConfigSource, CompiledAuthConfig};
 use super::error::AuthError;
 use super::identity::{AccessAttributes, AccessDecision, UserInfo};
-use super::requestheader::{
-    Subject, chain_verifies, strip_identity_headers, subject, user_from_headers, verdict_lifetime,
-};
+use super::requestheader::{chain_verifies, subject, user_from_headers};
 use super::review;
 use crate::tls::PeerCertificates;
 
@@ -29,12 +27,8 @@ pub struct AuthOptions {
     pub allow_cache_ttl: Duration,
     /// How long a "denied" SubjectAccessReview answer is reused.
     pub deny_cache_ttl: Duration,
-    /// How long a client certificate chain's verification result is reused (never past the
-    /// expiry of a certificate of the chain, and only under the configuration it was
-    /// obtained with). Zero verifies on every request.
-    pub chain_cache_ttl: Duration,
     /// Maximum entries per cache.
-    pub cache_capacity: usize,
+    pub cache_capacity: u64,
 }
 
 impl Default for AuthOptions {
@@ -43,31 +37,34 @@ impl Default for AuthOptions {
             token_cache_ttl: Duration::from_secs(10),
             allow_cache_ttl: Duration::from_secs(10),
             deny_cache_ttl: Duration::from_secs(10),
-            chain_cache_ttl: Duration::from_secs(10),
             cache_capacity: 4096,
         }
     }
 }
 
-/// Which CA a chain is verified against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum ChainRole {
-    /// The requestheader (front-proxy) CA.
-    RequestHeader,
-    /// The client CA.
-    Client,
+/// A cached answer and how long it lives.
+type Expiring<V> = (V, Duration);
+
+/// Each entry expires after the lifetime stored beside it (zero: at once, after the callers
+/// waiting for it have it).
+struct PerEntryTtl;
+
+impl<K, V> moka::Expiry<K, Expiring<V>> for PerEntryTtl {
+    fn expire_after_create(&self, _: &K, value: &Expiring<V>, _: Instant) -> Option<Duration> {
+        Some(value.1)
+    }
 }
 
-/// Cache key of a chain verification: configuration generation, verifier, SHA-256 of the
-/// chain.
-type ChainKey = (u64, ChainRole, [u8; 32]);
-
-/// A cached chain verification: `None` if the chain does not verify, else the end entity's
-/// subject (`None` inside when it has no readable CN).
-type ChainVerdict = Option<Option<Arc<Subject>>>;
-
-/// The outcome of a TokenReview or SubjectAccessReview shared between concurrent callers.
-type Shared<T> = Result<T, Arc<AuthError>>;
+fn cache<K, V>(capacity: u64) -> Cache<K, Expiring<V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity)
+        .expire_after(PerEntryTtl)
+        .build()
+}
 
 /// Authenticates requests and authorises users; see the [module docs](crate::auth).
 pub struct Authenticator {
@@ -75,12 +72,8 @@ pub struct Authenticator {
     kube: Option<kube::Client>,
     options: AuthOptions,
     /// SHA-256 of the token → the reviewed user (`None`: not authenticated).
-    tokens: TtlCache<[u8; 32], Option<UserInfo>>,
-    token_flights: SingleFlight<[u8; 32], Shared<Option<UserInfo>>>,
-    decisions: TtlCache<(UserInfo, AccessAttributes), AccessDecision>,
-    decision_flights: SingleFlight<(UserInfo, AccessAttributes), Shared<AccessDecision>>,
-    chains: TtlCache<ChainKey, ChainVerdict>,
-    chain_verifications: AtomicU64,
+    tokens: Cache<[u8; 32], Expiring<Option<UserInfo>>>,
+    decisions: Cache<(UserInfo, AccessAttributes), Expiring<AccessDecision>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -107,12 +100,8 @@ impl Authenticator {
         options: AuthOptions,
     ) -> Self {
         Self {
-            tokens: TtlCache::new(options.cache_capacity),
-            token_flights: SingleFlight::new(),
-            decisions: TtlCache::new(options.cache_capacity),
-            decision_flights: SingleFlight::new(),
-            chains: TtlCache::new(options.cache_capacity),
-            chain_verifications: AtomicU64::new(0),
+            tokens: cache(options.cache_capacity),
+            decisions: cache(options.cache_capacity),
             config,
             kube,
             options,
@@ -122,39 +111,6 @@ impl Authenticator {
     /// The configuration source this authenticator reads.
     pub fn config_source(&self) -> &Arc<AuthConfigSource> {
         &self.config
-    }
-
-    /// How many client certificate chain verifications were actually run (cache misses);
-    /// for tests and diagnostics.
-    pub fn chain_verifications(&self) -> u64 {
-        self.chain_verifications.load(Ordering::Relaxed)
-    }
-
-    /// Whether `chain` verifies against the `role` CA of `config`, and if so its end entity's
-    /// subject; cached, see [`AuthOptions::chain_cache_ttl`].
-    fn verify_chain(
-        &self,
-        config: &CompiledAuthConfig,
-        role: ChainRole,
-        chain: &[CertificateDer<'_>],
-        digest: [u8; 32],
-    ) -> ChainVerdict {
-        let verifier: Option<&Arc<dyn ClientCertVerifier>> = match role {
-            ChainRole::RequestHeader => config.requestheader_verifier.as_ref(),
-            ChainRole::Client => config.client_verifier.as_ref(),
-        };
-        let verifier = verifier?;
-        let key = (config.generation(), role, digest);
-        if let Some(verdict) = self.chains.get(&key) {
-            return verdict;
-        }
-        let now = SystemTime::now();
-        self.chain_verifications.fetch_add(1, Ordering::Relaxed);
-        let verified = chain_verifies(verifier.as_ref(), chain);
-        let verdict = verified.then(|| chain.first().and_then(subject).map(Arc::new));
-        let ttl = verdict_lifetime(chain, verified, now, self.options.chain_cache_ttl);
-        self.chains.insert(key, verdict.clone(), ttl);
-        verdict
     }
 
     /// Who sent a request: `peer` is the TLS client chain of its connection, `headers` the
@@ -178,12 +134,13 @@ impl Authenticator {
         headers: &HeaderMap,
     ) -> Result<Option<UserInfo>, AuthError> {
         let mut failure = None;
-        if let Some(peer) = peer.filter(|p| !p.chain().is_empty()) {
-            let (chain, digest) = (peer.chain(), *peer.digest());
+        if let Some(chain) = peer.map(PeerCertificates::chain) {
             // 1. Front proxy: the requestheader CA, and only it, makes headers trustworthy.
-            let verdict = self.verify_chain(config, ChainRole::RequestHeader, chain, digest);
-            if let Some(subject) = verdict {
-                let cn = subject.as_deref().map_or("", |s| s.common_name.as_str());
+            if let Some(verifier) = &config.requestheader_verifier
+                && chain_verifies(verifier.as_ref(), chain)
+            {
+                let cn = chain.first().and_then(subject).map(|s| s.common_name);
+                let cn = cn.as_deref().unwrap_or("");
                 let allowed = &config.config().requestheader_allowed_names;
                 if allowed.is_empty() || allowed.iter().any(|name| name == cn) {
                     if let Some(user) = user_from_headers(&config.identity_headers, headers) {
@@ -196,17 +153,17 @@ impl Authenticator {
                 }
             }
             // 2. Client certificate: CN / O.
-            let verdict = self.verify_chain(config, ChainRole::Client, chain, digest);
-            if let Some(Some(subject)) = verdict
+            if let Some(verifier) = &config.client_verifier
+                && chain_verifies(verifier.as_ref(), chain)
+                && let Some(subject) = chain.first().and_then(subject)
                 && !subject.common_name.is_empty()
             {
-                let user = UserInfo {
-                    username: subject.common_name.clone(),
+                return Ok(Some(UserInfo {
+                    username: subject.common_name,
                     uid: String::new(),
-                    groups: subject.organizations.clone(),
+                    groups: subject.organizations,
                     extra: Default::default(),
-                };
-                return Ok(Some(user));
+                }));
             }
         }
         // 3. Bearer token.
@@ -224,26 +181,23 @@ impl Authenticator {
 
     async fn review_token(&self, token: &str) -> Result<Option<UserInfo>, AuthError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(cached) = self.tokens.get(&key) {
-            return Ok(cached);
+        if let Some((user, _)) = self.tokens.get(&key).await {
+            return Ok(user);
         }
         let kube = self.kube.as_ref().ok_or(AuthError::NoKubeClient {
             what: "TokenReview",
         })?;
         // Concurrent misses for one token share one TokenReview.
-        self.token_flights
-            .run(key, || async {
-                // A flight that just ended may have filled the cache.
-                if let Some(cached) = self.tokens.get(&key) {
-                    return Ok(cached);
-                }
-                let user = review::token_review(kube, token).await.map_err(Arc::new)?;
-                self.tokens
-                    .insert(key, user.clone(), self.options.token_cache_ttl);
-                Ok(user)
-            })
+        let review = async {
+            let user = review::token_review(kube, token).await?;
+            Ok::<_, AuthError>((user, self.options.token_cache_ttl))
+        };
+        let (user, _) = self
+            .tokens
+            .try_get_with(key, review)
             .await
-            .map_err(AuthError::Shared)
+            .map_err(AuthError::Shared)?;
+        Ok(user)
     }
 
     /// Whether `user` may do what `attributes` describe: `system:masters` always may; anyone
@@ -253,61 +207,34 @@ impl Authenticator {
         user: &UserInfo,
         attributes: &AccessAttributes,
     ) -> Result<AccessDecision, AuthError> {
-        self.authorize_request(&(user.clone(), attributes.clone()))
-            .await
-    }
-
-    /// [`authorize`](Self::authorize) for a caller that holds the pair already: a cached
-    /// decision is then found without copying it.
-    pub async fn authorize_request(
-        &self,
-        key: &(UserInfo, AccessAttributes),
-    ) -> Result<AccessDecision, AuthError> {
-        let (user, attributes) = key;
         if user.is_system_master() {
-            let decision = AccessDecision {
+            return Ok(AccessDecision {
                 allowed: true,
                 reason: "system:masters".to_owned(),
-            };
-            return Ok(decision);
-        }
-        if let Some(decision) = self.decisions.get(key) {
-            return Ok(decision);
+            });
         }
         let Some(kube) = &self.kube else {
-            let decision = AccessDecision {
+            return Ok(AccessDecision {
                 allowed: false,
                 reason: "no authoriser configured".to_owned(),
-            };
-            return Ok(decision);
+            });
         };
-        // Concurrent misses for one (user, attributes) share one SubjectAccessReview, and
-        // its answer, allow or deny (or its failure). Boxed, like the TokenReview above: only a
-        // cache miss needs room for the call.
-        Box::pin(self.decision_flights.run(key.clone(), || async {
-            // A flight that just ended may have filled the cache.
-            if let Some(decision) = self.decisions.get(key) {
-                return Ok(decision);
-            }
-            let decision = review::subject_access_review(kube, user, attributes)
-                .await
-                .map_err(Arc::new)?;
+        // Concurrent misses for one (user, attributes) share one SubjectAccessReview, and its
+        // answer, allow or deny (or its failure). Boxed, like the TokenReview above.
+        let review = async {
+            let decision = review::subject_access_review(kube, user, attributes).await?;
             let ttl = if decision.allowed {
                 self.options.allow_cache_ttl
             } else {
                 self.options.deny_cache_ttl
             };
-            self.decisions.insert(key.clone(), decision.clone(), ttl);
-            Ok(decision)
-        }))
-        .await
-        .map_err(AuthError::Shared)
-    }
-
-    /// Removes identity headers and `Authorization` from `headers` (the middleware does this
-    /// before the handler runs).
-    pub fn strip_identity_headers(&self, headers: &mut HeaderMap) {
-        strip_identity_headers(&self.config.current().identity_headers, headers);
+            Ok::<_, AuthError>((decision, ttl))
+        };
+        let key = (user.clone(), attributes.clone());
+        let (decision, _) = Box::pin(self.decisions.try_get_with(key, review))
+            .await
+            .map_err(AuthError::Shared)?;
+        Ok(decision)
     }
 }
 
@@ -323,6 +250,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::auth::AuthConfig;
+    use rustls::pki_types::CertificateDer;
+    use std::time::SystemTime;
 
     /// A CA (PEM) and a client certificate it signed for `alice`, valid for `lifetime` more.
     fn ca_and_client_cert(lifetime: Duration) -> (String, CertificateDer<'static>) {
@@ -346,40 +275,24 @@ mod tests {
         (ca_pem, leaf)
     }
 
-    /// An authenticator trusting a new client CA (and its source), and a chain that CA issued
-    /// for alice, valid for `lifetime`.
-    fn client_ca_and_chain(
-        lifetime: Duration,
-    ) -> (Arc<AuthConfigSource>, Authenticator, PeerCertificates) {
-        let (ca_pem, leaf) = ca_and_client_cert(lifetime);
+    #[tokio::test]
+    async fn a_client_certificate_is_refused_once_it_expires() {
+        // notAfter is truncated to the second: at least 1 s ahead, at most 2 s.
+        let (ca_pem, leaf) = ca_and_client_cert(Duration::from_secs(2));
         let source = AuthConfigSource::fixed(AuthConfig {
             client_ca: Some(ca_pem),
             ..AuthConfig::default()
         })
         .unwrap();
-        let authenticator = Authenticator::new(source.clone(), None);
-        (source, authenticator, PeerCertificates::new(vec![leaf]))
-    }
-
-    #[tokio::test]
-    async fn a_cached_verification_is_not_trusted_past_the_certificate_expiry() {
-        // notAfter is truncated to the second: at least 1 s ahead, at most 2 s.
-        let (_, authenticator, chain) = client_ca_and_chain(Duration::from_secs(2));
+        let authenticator = Authenticator::new(source, None);
+        let chain = PeerCertificates::new(vec![leaf]);
         let headers = HeaderMap::new();
         let user = authenticator.authenticate(Some(&chain), &headers).await;
         assert_eq!(user.unwrap().unwrap().username, "alice");
-        let user = authenticator.authenticate(Some(&chain), &headers).await;
-        assert_eq!(user.unwrap().unwrap().username, "alice");
-        assert_eq!(authenticator.chain_verifications(), 1);
-        // notAfter is inclusive at second precision: three seconds on, the certificate expired
-        // although the cache's own lifetime (10 s) has not run out.
+        // notAfter is inclusive at second precision: three seconds on, it has expired.
         tokio::time::sleep(Duration::from_millis(3100)).await;
         let user = authenticator.authenticate(Some(&chain), &headers).await;
-        assert!(
-            user.unwrap().is_none(),
-            "an expired certificate authenticated"
-        );
-        assert_eq!(authenticator.chain_verifications(), 2);
+        assert!(user.unwrap().is_none(), "an expired certificate authenticated");
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -124,14 +123,9 @@ impl AuthConfig {
             config: self,
             requestheader_verifier,
             client_verifier,
-            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
         })
     }
 }
-
-/// Source of [`CompiledAuthConfig::generation`]: every compilation takes a new number, so
-/// two compiled configurations never share one (unlike pointers, which may be reused).
-static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 fn verifier(what: &'static str, pem: &str) -> Result<Arc<dyn ClientCertVerifier>, AuthError> {
     let mut roots = rustls::RootCertStore::empty();
@@ -168,14 +162,12 @@ pub struct CompiledAuthConfig {
     pub(crate) identity_headers: IdentityHeaders,
     pub(crate) requestheader_verifier: Option<Arc<dyn ClientCertVerifier>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
-    generation: u64,
 }
 
 impl fmt::Debug for CompiledAuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledAuthConfig")
             .field("config", &self.config)
-            .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
 }
@@ -184,14 +176,6 @@ impl CompiledAuthConfig {
     /// The settings this was compiled from.
     pub fn config(&self) -> &AuthConfig {
         &self.config
-    }
-
-    /// A number unique to this compilation within the process (each [`AuthConfig::compile`]
-    /// takes a new one, even for equal settings). Results derived from one compiled
-    /// configuration, such as cached certificate-chain verifications, are keyed by it, so a
-    /// replaced configuration never sees them.
-    pub fn generation(&self) -> u64 {
-        self.generation
     }
 }
 

@@ -1,15 +1,11 @@
 //! The axum side: classify the request, authenticate, authorise, answer 401/403 with a
 //! Kubernetes `Status` body.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use futures::future::BoxFuture;
 use http::{Method, StatusCode};
 
 use super::authenticator::Authenticator;
@@ -225,67 +221,6 @@ pub async fn middleware(State(state): State<AuthState>, request: Request, next: 
     match state.check(request).await {
         Ok(request) => next.run(request).await,
         Err(response) => response,
-    }
-}
-
-/// The middleware as a tower layer: `router.layer(auth::layer(authenticator))`.
-pub fn layer(authenticator: Arc<Authenticator>) -> AuthLayer {
-    AuthLayer {
-        state: AuthState { authenticator },
-    }
-}
-
-/// Tower layer produced by [`layer`].
-#[derive(Clone, Debug)]
-pub struct AuthLayer {
-    state: AuthState,
-}
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            state: self.state.clone(),
-        }
-    }
-}
-
-/// Tower service produced by [`AuthLayer`].
-#[derive(Clone, Debug)]
-pub struct AuthService<S> {
-    inner: S,
-    state: AuthState,
-}
-
-impl<S> tower::Service<Request<Body>> for AuthService<S>
-where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        // The clone is not ready; swap it in and use the ready one.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let state = self.state.clone();
-        Box::pin(async move {
-            match state.check(request).await {
-                Ok(request) => inner.call(request).await,
-                Err(response) => Ok(response),
-            }
-        })
     }
 }
 

@@ -9,11 +9,8 @@
 //! 2. **Client certificate.** A chain that verifies against the *client* CA: the user is the
 //!    certificate's CN, its groups the O values. Identity headers are ignored.
 //!
-//!    Chain verification results (and the parsed subject) are cached for ~10 s under the
-//!    SHA-256 of the chain, the verifier (requestheader or client CA) and the
-//!    [generation](CompiledAuthConfig::generation) of the configuration in force, so a
-//!    configuration change takes effect at once; a success is never kept past the expiry of
-//!    a certificate of the chain.
+//!    Chains are verified on every request against the configuration in force then, as
+//!    k8s.io/apiserver does, so a changed CA applies to the next request.
 //! 3. **Bearer token.** `Authorization: Bearer …` is checked with a TokenReview (through
 //!    kube-rs, see [`crate::cluster`]); results are
 //!    cached for ~10 s under the SHA-256 of the token (never the token itself).
@@ -28,15 +25,15 @@
 //! (`system:discovery`) grants it to all authenticated users anyway. Health paths
 //! (`/healthz`, `/livez`, `/readyz`) skip authentication.
 //!
-//! The axum side is [`layer`] (or [`middleware`] with `from_fn_with_state`); it reads the
+//! The axum side is [`middleware`], mounted with `axum::middleware::from_fn_with_state`
+//! and an [`AuthState`]; it reads the
 //! peer certificates from the [`PeerCertificates`](crate::tls::PeerCertificates) extension
 //! that [`crate::server::serve`] inserts, removes identity headers and `Authorization` before the
 //! handler runs, and inserts the authenticated [`UserInfo`] as a request extension (an
-//! `Arc<UserInfo>`). Every API request is checked this way; only the chain verification,
-//! TokenReview and SubjectAccessReview answers are cached, as above.
+//! `Arc<UserInfo>`). Every API request is checked this way; only the TokenReview and
+//! SubjectAccessReview answers are cached, as above.
 
 mod authenticator;
-pub mod cache;
 mod config;
 mod error;
 mod identity;
@@ -52,4 +49,4 @@ pub use config::{
 };
 pub use error::{AuthError, ErrorChain};
 pub use identity::{AccessAttributes, AccessDecision, SYSTEM_MASTERS, UserInfo};
-pub use middleware::{AuthLayer, AuthService, AuthState, RequestKind, classify, layer, middleware};
+pub use middleware::{AuthState, RequestKind, classify, middleware};

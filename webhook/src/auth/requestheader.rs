@@ -2,11 +2,9 @@
 //!
 //! The TLS layer requests a client certificate and checks only that the client holds its
 //! private key (see `crate::tls`); whether the chain is trusted, and by which CA, is decided
-//! here, per request, against the configuration in force at that moment (the authenticator
-//! caches the outcome per chain and configuration generation, see [`verdict_lifetime`]).
+//! here, per request, against the configuration in force at that moment.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName};
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -53,41 +51,6 @@ pub(crate) fn subject(cert: &CertificateDer<'_>) -> Option<Subject> {
         common_name,
         organizations,
     })
-}
-
-/// How long a verification result for `chain` obtained at `now` stays true, at most `max`.
-///
-/// Verification depends on the time only through the certificates' validity periods: a
-/// success holds until the first certificate of the chain expires (the path may use any
-/// presented intermediate, so all are counted), a failure at most until the first certificate
-/// that is not yet valid becomes valid. Unparsable certificates do not shorten the lifetime:
-/// their verification cannot change with time.
-pub(crate) fn verdict_lifetime(
-    chain: &[CertificateDer<'_>],
-    verified: bool,
-    now: SystemTime,
-    max: Duration,
-) -> Duration {
-    let at = |seconds: i64| UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
-    let until = |instant: SystemTime| instant.duration_since(now).unwrap_or(Duration::ZERO);
-    let mut lifetime = max;
-    for cert in chain {
-        let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
-            continue;
-        };
-        let validity = parsed.validity();
-        let change = if verified {
-            // Valid through notAfter inclusive; stop trusting the result at notAfter.
-            Some(until(at(validity.not_after.timestamp())))
-        } else {
-            let not_before = at(validity.not_before.timestamp());
-            (not_before > now).then(|| until(not_before))
-        };
-        if let Some(change) = change {
-            lifetime = lifetime.min(change);
-        }
-    }
-    lifetime
 }
 
 fn header_values<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a str> {
@@ -275,51 +238,5 @@ mod tests {
         strip_identity_headers(&names(), &mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("content-type"));
-    }
-
-    /// A self-signed certificate valid from `not_before` to `not_after` (Unix seconds).
-    fn cert_valid(not_before: u64, not_after: u64) -> CertificateDer<'static> {
-        let epoch = rcgen::date_time_ymd(1970, 1, 1);
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.not_before = epoch + Duration::from_secs(not_before);
-        params.not_after = epoch + Duration::from_secs(not_after);
-        let key = rcgen::KeyPair::generate().unwrap();
-        params.self_signed(&key).unwrap().der().clone()
-    }
-
-    fn unix(seconds: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(seconds)
-    }
-
-    #[test]
-    fn a_success_lasts_until_the_first_certificate_of_the_chain_expires() {
-        let max = Duration::from_secs(10);
-        let chain = [cert_valid(0, 2_000_000_100), cert_valid(0, 2_000_000_004)];
-        let now = unix(2_000_000_000);
-        assert_eq!(
-            verdict_lifetime(&chain, true, now, max),
-            Duration::from_secs(4)
-        );
-        assert_eq!(verdict_lifetime(&chain[..1], true, now, max), max);
-        assert_eq!(
-            verdict_lifetime(&chain, true, unix(2_000_000_050), max),
-            Duration::ZERO,
-            "an expired chain's success is not cached"
-        );
-    }
-
-    #[test]
-    fn a_failure_lasts_until_a_certificate_not_yet_valid_becomes_valid() {
-        let max = Duration::from_secs(10);
-        let now = unix(2_000_000_000);
-        let early = [cert_valid(2_000_000_003, 2_100_000_000)];
-        assert_eq!(
-            verdict_lifetime(&early, false, now, max),
-            Duration::from_secs(3)
-        );
-        let expired = [cert_valid(0, 1_000)];
-        assert_eq!(verdict_lifetime(&expired, false, now, max), max);
-        let garbage = [CertificateDer::from(vec![1, 2, 3])];
-        assert_eq!(verdict_lifetime(&garbage, false, now, max), max);
     }
 }

@@ -14,7 +14,7 @@ use dns01_webhook::secrets::{KubeSecrets, SecretSource};
 use dns01_webhook::server::{self, ServeOptions};
 use dns01_webhook::solver::Solvers;
 use dns01_webhook::solver::gandi::{AmbientCredentials, GandiSettings, GandiSolver};
-use dns01_webhook::tls::{self, FixedCert};
+use dns01_webhook::tls;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
@@ -45,7 +45,7 @@ impl TlsWebhook {
         let cert = ca.server_cert(&["localhost"]);
         let key =
             tls::certified_key_from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
-        let config = tls::server_config(Arc::new(FixedCert(Arc::new(key))), true).unwrap();
+        let config = tls::server_config(Arc::new(rustls::sign::SingleCertAndKey::from(key)), true).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
