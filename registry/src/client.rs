@@ -281,6 +281,7 @@ impl Client {
     async fn send(&self, req: &Req<'_>) -> Result<reqwest::Response> {
         let key = Self::cache_key(req.scopes);
         let mut authenticated = false;
+        let mut resent = false;
         loop {
             let mut builder = self
                 .http
@@ -299,10 +300,24 @@ impl Client {
             } else if let Some(token) = self.cached_token(&key) {
                 builder = builder.bearer_auth(token.expose());
             }
-            let resp = builder.send().await.map_err(|source| Error::Unreachable {
-                url: display_url(&req.url),
-                source,
-            })?;
+            let resp = match builder.send().await {
+                Ok(resp) => resp,
+                // A pooled connection the server closed (a registry restarted for a
+                // read-only window) fails the first request sent on it: send once more on a
+                // new connection. Every request of this client is safe to repeat (uploads
+                // are started afresh and completed by digest).
+                Err(e) if !resent && !e.is_timeout() && (e.is_request() || e.is_connect()) => {
+                    tracing::debug!(url = %display_url(&req.url), error = %e, "sending again on a new connection");
+                    resent = true;
+                    continue;
+                }
+                Err(source) => {
+                    return Err(Error::Unreachable {
+                        url: display_url(&req.url),
+                        source,
+                    });
+                }
+            };
             tracing::debug!(method = %req.method, url = %display_url(&req.url), status = resp.status().as_u16(), "registry answer");
             if resp.status() != StatusCode::UNAUTHORIZED || authenticated {
                 return Ok(resp);
@@ -473,7 +488,7 @@ impl Client {
         Ok(ManifestHead {
             media_type: content_type(&resp),
             digest,
-            size: resp.content_length(),
+            size: content_length(&resp),
         })
     }
 
@@ -612,7 +627,7 @@ impl Client {
                 &[StatusCode::OK],
             )
             .await?;
-        Ok(resp.content_length())
+        Ok(content_length(&resp))
     }
 
     /// `GET` a blob as a stream of chunks, never held whole. Redirects are followed (the
@@ -634,7 +649,7 @@ impl Client {
         };
         let resp = check(self.send(&req).await?, &[StatusCode::OK]).await?;
         Ok(Blob {
-            size: resp.content_length(),
+            size: content_length(&resp),
             hasher: (digest.algorithm() == "sha256").then(sha2::Sha256::new),
             expected: digest.clone(),
             url: display_url(&url),
@@ -848,6 +863,16 @@ fn display_url(url: &Url) -> String {
     let _ = u.set_username("");
     let _ = u.set_password(None);
     u.to_string()
+}
+
+/// `Content-Length` from the header (reqwest's `content_length()` is 0 for HEAD answers).
+fn content_length(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn content_type(resp: &reqwest::Response) -> String {
