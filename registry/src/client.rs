@@ -339,6 +339,10 @@ impl Client {
                 }
                 let (token, lifetime) = self.fetch_token(bearer, &scopes).await?;
                 if let Ok(mut tokens) = self.tokens.lock() {
+                    // Expired tokens go when a new one arrives, so a client that walks
+                    // thousands of repositories keeps only live ones.
+                    let now = Instant::now();
+                    tokens.retain(|_, t| t.until > now);
                     tokens.insert(
                         key.clone(),
                         CachedToken {

@@ -135,3 +135,105 @@ async fn a_basic_challenge_gets_the_credentials_and_they_stay_for_later_requests
     client.ping().await.unwrap();
     client.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_blob_redirect_is_followed_relative_or_to_another_host_without_the_credentials() {
+    let registry = MockServer::start().await;
+    let storage = MockServer::start().await;
+    let content = b"blob content".to_vec();
+    let digest = dns01_registry::Digest::sha256_of(&content);
+    // "alice:pw" in base64; the Basic challenge makes the client send it from then on.
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .and(header("authorization", "Basic YWxpY2U6cHc="))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&registry)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
+        )
+        .mount(&registry)
+        .await;
+    // The first blob answers with a relative Location (as Artifact Registry does), the
+    // second sends the client to another host.
+    let relative = format!("/v2/proj/app/blobs/{digest}");
+    Mock::given(method("GET"))
+        .and(path(relative.as_str()))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", "/artifacts-downloads/one"),
+        )
+        .mount(&registry)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/artifacts-downloads/one"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(content.clone()))
+        .mount(&registry)
+        .await;
+    let elsewhere = format!("/v2/proj/other/blobs/{digest}");
+    Mock::given(method("GET"))
+        .and(path(elsewhere.as_str()))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/bucket/one", storage.uri()).as_str()),
+        )
+        .mount(&registry)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/one"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(content.clone()))
+        .expect(1)
+        .mount(&storage)
+        .await;
+
+    let client = Client::builder(&registry.uri())
+        .credentials(Credentials::new("alice", "pw"))
+        .build()
+        .unwrap();
+    client.ping().await.unwrap();
+    for name in ["proj/app", "proj/other"] {
+        let blob = client.blob_get(&repo(name), &digest).await.unwrap();
+        let chunks: Vec<_> = futures::StreamExt::collect(blob).await;
+        let got: Vec<u8> = chunks
+            .into_iter()
+            .flat_map(|c| c.unwrap().to_vec())
+            .collect();
+        assert_eq!(got, content, "{name}");
+    }
+    let at_storage = storage.received_requests().await.unwrap();
+    assert_eq!(at_storage.len(), 1);
+    assert!(
+        !at_storage[0].headers.contains_key("authorization"),
+        "credentials followed the redirect to another host"
+    );
+    let at_registry = registry.received_requests().await.unwrap();
+    let followed = at_registry
+        .iter()
+        .find(|r| r.url.path() == "/artifacts-downloads/one")
+        .unwrap();
+    assert!(
+        followed.headers.contains_key("authorization"),
+        "same host keeps them"
+    );
+}
+
+#[tokio::test]
+async fn a_blob_whose_content_does_not_match_its_digest_ends_with_a_mismatch() {
+    let server = MockServer::start().await;
+    let digest = dns01_registry::Digest::sha256_of(b"the real content");
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/proj/app/blobs/{digest}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"tampered".to_vec()))
+        .mount(&server)
+        .await;
+    let client = Client::builder(&server.uri()).build().unwrap();
+    let blob = client.blob_get(&repo("proj/app"), &digest).await.unwrap();
+    let items: Vec<_> = futures::StreamExt::collect(blob).await;
+    assert_eq!(items.len(), 2, "the content, then the error");
+    assert_eq!(&items[0].as_ref().unwrap()[..], b"tampered");
+    let Err(Error::DigestMismatch { expected, .. }) = &items[1] else {
+        panic!("{:?}", items[1])
+    };
+    assert_eq!(expected, digest.as_str());
+}
