@@ -397,3 +397,41 @@ async fn an_image_made_by_the_client_alone_is_served_back_byte_for_byte() {
     }
     assert_eq!(got, layer.to_vec());
 }
+
+#[tokio::test]
+async fn delete_untagged_collection_on_distribution_2_8_breaks_an_index_as_the_reference_says() {
+    // The janitor must never run `garbage-collect --delete-untagged` on 2.8: the index keeps
+    // answering while its per-platform children are gone. Plain collection keeps them.
+    let mut registry = Registry::start(RegistryConfig::default()).unwrap();
+    let layout = multi_platform();
+    layout
+        .push(
+            "multi",
+            &format!("{}/proj-a/multi:v1", registry.host()),
+            None,
+        )
+        .unwrap();
+    let multi = repo("proj-a/multi");
+    let arm = Reference::Digest(digest(&layout.digest("arm64").unwrap()));
+
+    registry.stop().unwrap();
+    registry
+        .garbage_collect(dns01_testkit::registry::GcOptions::default())
+        .unwrap();
+    registry.restart(RegistryConfig::default()).unwrap();
+    let client = client(&registry);
+    client.manifest_get(&multi, &arm).await.unwrap();
+
+    registry.stop().unwrap();
+    let out = registry
+        .garbage_collect(dns01_testkit::registry::GcOptions {
+            delete_untagged: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(out.contains("manifest eligible for deletion"), "{out}");
+    registry.restart(RegistryConfig::default()).unwrap();
+    client.manifest_get(&multi, &tag("v1")).await.unwrap();
+    let e = client.manifest_get(&multi, &arm).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+}
