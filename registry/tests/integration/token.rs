@@ -180,6 +180,13 @@ async fn with_credentials_the_client_gets_one_token_per_scope_and_reads_what_sko
         after_first,
         "the pull token is cached, not fetched again"
     );
+    // The cached tokens (JWTs start `eyJ`) and the password never show in the client's Debug.
+    let shown = format!("{client:?}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+    assert!(
+        !shown.contains("eyJ") && !shown.contains(PASSWORD),
+        "{shown}"
+    );
     let asked = issuer.asked.lock().unwrap().clone();
     let pull = asked.last().unwrap();
     assert_eq!(pull.scopes, ["repository:proj-a/app:pull"]);
