@@ -8,6 +8,12 @@ command -v dig >/dev/null 2>&1 || need_apt+=(bind9-dnsutils)
 command -v pebble >/dev/null 2>&1 || [ -x /usr/bin/pebble ] || need_apt+=(pebble)
 command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need_apt+=(bind9)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# Real container-registry parts for dns01-registry's tests: CNCF Distribution, and skopeo,
+# podman and umoci as the clients and image builder.
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || [ -x /usr/bin/skopeo ] || need_apt+=(skopeo)
+command -v podman >/dev/null 2>&1 || [ -x /usr/bin/podman ] || need_apt+=(podman)
+command -v umoci >/dev/null 2>&1 || [ -x /usr/bin/umoci ] || need_apt+=(umoci)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: installing ${need_apt[*]}"
@@ -18,7 +24,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # The bind9 package starts a resolver on port 53; the tests start their own servers on
   # ephemeral ports and do not need it running.
-  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now named >/dev/null 2>&1 || true; fi
+  # The same holds for the docker-registry package's service (port 5000): tests start their
+  # own registries on ephemeral ports.
+  if command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now named >/dev/null 2>&1 || true
+    $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -12,5 +12,6 @@ pub mod kubefake;
 pub mod pebble;
 pub mod pki;
 pub mod proxy;
+pub mod registry;
 
 pub use emulator::{Emulator, Token};
