@@ -1,0 +1,3 @@
+//! Integration tests of dns01-domains: one binary, one module per area.
+
+mod crd;
