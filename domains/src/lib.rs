@@ -9,12 +9,14 @@
 //! - [`crd`]: the `CustomDomain` resource (`domains.dns01.dev/v1alpha1`).
 //! - [`records`]: the records to create (traffic CNAME / A / AAAA / ALIAS, and the permanent
 //!   `_acme-challenge` CNAME into the validation zone, bound to the tenant).
+//! - [`check`]: the DNS checker at the authoritative servers.
 //! - [`caa`]: CAA evaluation (RFC 8659).
 //! - [`backoff`]: when to check again (Cloudflare's schedule, 7-day expiry, daily once ready).
 #![warn(missing_docs)]
 
 pub mod backoff;
 pub mod caa;
+pub mod check;
 pub mod crd;
 pub mod error;
 pub mod records;
