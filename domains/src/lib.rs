@@ -11,12 +11,14 @@
 //!   `_acme-challenge` CNAME into the validation zone, bound to the tenant).
 //! - [`check`]: the DNS checker at the authoritative servers.
 //! - [`caa`]: CAA evaluation (RFC 8659).
+//! - [`conditions`]: conditions and their merge (status patched only on change).
 //! - [`backoff`]: when to check again (Cloudflare's schedule, 7-day expiry, daily once ready).
 #![warn(missing_docs)]
 
 pub mod backoff;
 pub mod caa;
 pub mod check;
+pub mod conditions;
 pub mod crd;
 pub mod error;
 pub mod records;
