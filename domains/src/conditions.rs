@@ -628,7 +628,7 @@ mod tests {
         );
         assert_eq!(
             delegation.message,
-            "the DNS check did not run: no DNS zone found for app.customer.com: no SOA record at it or any parent"
+            "the DNS check did not run: no DNS zone found for app.customer.com: no SOA record at it or any parent (is the domain registered, and can the resolver reach its nameservers?)"
         );
         assert_eq!(conditions[4].status, "Unknown");
     }

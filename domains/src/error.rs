@@ -28,7 +28,9 @@ pub enum Error {
     },
     /// No zone could be found for the name: no SOA at it or at any parent, through the bootstrap
     /// resolver. The name is probably not registered, or the resolver cannot reach the internet.
-    #[error("no DNS zone found for {name}: no SOA record at it or any parent")]
+    #[error(
+        "no DNS zone found for {name}: no SOA record at it or any parent (is the domain registered, and can the resolver reach its nameservers?)"
+    )]
     ZoneNotFound {
         /// The name whose zone was looked for.
         name: String,

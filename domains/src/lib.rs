@@ -13,6 +13,38 @@
 //! - [`caa`]: CAA evaluation (RFC 8659).
 //! - [`conditions`]: conditions and their merge (status patched only on change).
 //! - [`backoff`]: when to check again (Cloudflare's schedule, 7-day expiry, daily once ready).
+//!
+//! ## Checking a hostname
+//!
+//! ```no_run
+//! use dns01_core::{Fqdn, ZoneName};
+//! use dns01_domains::check::{Bootstrap, CheckRequest, Checker};
+//! use dns01_domains::crd::{Hostname, ServiceTarget, Target};
+//! use dns01_domains::records::{Platform, required_records};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let platform = Platform {
+//!     validation_zone: ZoneName::parse("acme.platform.example")?,
+//!     traffic_hostname: Fqdn::parse("edge.platform.example")?,
+//!     addresses: vec![],
+//! };
+//! let hostname = Hostname::parse("app.customer.com")?;
+//! let target = Target::Service(ServiceTarget { name: "web".into(), port: 8080 });
+//! // The records to show the customer; the `_acme-challenge` one is bound to namespace team-a.
+//! let requirements = required_records(&hostname, &target, "team-a", &platform)?;
+//! let report = Checker::new(Bootstrap::System)
+//!     .check(&CheckRequest {
+//!         hostname: hostname.fqdn().clone(),
+//!         requirements,
+//!         ca: Some("letsencrypt.org".into()),
+//!         wildcard: false,
+//!     })
+//!     .await?;
+//! for problem in &report.problems {
+//!     println!("{} ({})", problem.message, problem.kind.reason());
+//! }
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 pub mod backoff;
