@@ -349,10 +349,18 @@ impl Checker {
             Ok(None) => return Err(format!("the addresses of {target} are not known")),
             Err(e) => return Err(e.to_string()),
         };
-        match resolver.lookup_ip(name.to_absolute_string()).await {
-            Ok(ips) => Ok(sorted(ips.iter().map(|ip| ip.to_string()))),
-            Err(e) => Err(format!("cannot resolve {target}: {e}")),
+        // A and AAAA both: lookup_ip would stop at the IPv4 addresses when there are any.
+        let mut addresses = Vec::new();
+        for t in [DnsType::A, DnsType::AAAA] {
+            match ask(&resolver, &name, t).await {
+                Answer::Values(v) => addresses.extend(v),
+                Answer::Failed(e) => return Err(format!("cannot resolve {target}: {e}")),
+            }
         }
+        if addresses.is_empty() {
+            return Err(format!("{target} has no addresses"));
+        }
+        Ok(sorted(addresses))
     }
 
     fn bootstrap_resolver(&self) -> Result<Option<TokioResolver>> {
@@ -697,6 +705,10 @@ impl Run<'_> {
             .iter()
             .filter(|r| r.requirement.purpose == Purpose::Validation)
         {
+            // An explicit record answers before any wildcard: nothing to probe.
+            if check.found {
+                continue;
+            }
             let Some(parent) = check.requirement.name.parent() else {
                 continue;
             };
@@ -707,9 +719,6 @@ impl Run<'_> {
             let Some(answer) = self.wildcard_answer(&probe).await else {
                 continue;
             };
-            if check.found {
-                continue;
-            }
             let wildcard = self
                 .wildcard_owner(&parent, zone, &answer)
                 .await

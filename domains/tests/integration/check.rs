@@ -364,3 +364,52 @@ async fn the_zone_and_its_nameservers_are_found_through_a_bootstrap_resolver() {
     );
     assert!(report.all_met(), "{}", messages(&report));
 }
+
+#[tokio::test]
+async fn an_apex_alias_is_compared_with_the_target_addresses() {
+    let challenge = format!("_acme-challenge IN CNAME {}", delegation("customer.test"));
+    let right = serve(&[
+        "@ IN A 203.0.113.7".to_owned(),
+        "@ IN AAAA 2001:db8::7".to_owned(),
+        challenge.clone(),
+    ]);
+    let old = serve(&["@ IN A 198.51.100.1".to_owned(), challenge]);
+    let hostname = Hostname::parse(ZONE).unwrap();
+    let requirements = required_records(&hostname, &service(), "team-a", &platform(&[])).unwrap();
+    assert_eq!(
+        requirements[0].zone_line(),
+        "customer.test. ALIAS edge.platform.test."
+    );
+    let run = |bind: &Bind| {
+        let checker = Checker::new(Bootstrap::Static {
+            zone: ZoneName::parse(ZONE).unwrap(),
+            servers: vec![bind.addr()],
+        })
+        .alias_target(
+            Fqdn::parse("edge.platform.test").unwrap(),
+            vec![
+                "203.0.113.7".parse().unwrap(),
+                "2001:db8::7".parse().unwrap(),
+            ],
+        );
+        let request = CheckRequest {
+            hostname: hostname.fqdn().clone(),
+            requirements: requirements.clone(),
+            ca: None,
+            wildcard: false,
+        };
+        async move { checker.check(&request).await }
+    };
+    let ok = run(&right).await.unwrap();
+    assert!(ok.all_met(), "{}", messages(&ok));
+    let wrong = run(&old).await.unwrap();
+    assert!(!wrong.records[0].found);
+    assert_eq!(
+        wrong.records[0].message.as_deref(),
+        Some(
+            "`customer.test` ALIAS: expected 2001:db8::7, 203.0.113.7, found 198.51.100.1; \
+             change it to `customer.test. ALIAS edge.platform.test.`"
+        )
+    );
+    assert_eq!(kinds(&wrong), [ProblemKind::RecordMismatch]);
+}
