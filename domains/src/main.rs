@@ -13,8 +13,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use dns01_core::{Fqdn, ZoneName};
 use dns01_domains::check::{Bootstrap, CheckReport, CheckRequest, Checker};
-use dns01_domains::crd::{Hostname, ServiceTarget, Target};
-use dns01_domains::records::{Platform, required_records};
+use dns01_domains::crd::Hostname;
+use dns01_domains::records::{Platform, platform_records};
 
 #[derive(Debug, Parser)]
 #[command(name = "dns01-domains", version, about)]
@@ -92,12 +92,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         traffic_hostname: Fqdn::parse(&args.traffic_hostname)?,
         addresses: args.addresses,
     };
-    // The CLI checks the platform's default target: a Service behind the traffic hostname.
-    let target = Target::Service(ServiceTarget {
-        name: String::new(),
-        port: 0,
-    });
-    let requirements = required_records(&hostname, &target, &args.namespace, &platform)?;
+    let requirements = platform_records(&hostname, &args.namespace, &platform)?;
     let bootstrap = match args.resolver.as_deref() {
         None => Bootstrap::System,
         Some(text) => Bootstrap::Resolver(parse_resolver(text)?),

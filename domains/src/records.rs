@@ -72,6 +72,30 @@ pub fn required_records(
     tenant: &str,
     platform: &Platform,
 ) -> Result<Vec<Requirement>> {
+    records_for(hostname, Some(target), tenant, platform)
+}
+
+/// The records for `hostname` served through the platform's own edge (what a `service`
+/// target gets): the traffic hostname or, at an apex, the platform's fixed addresses. This is
+/// what `dns01-domains check` asks for, since a CLI user names no Service.
+///
+/// # Errors
+/// As [`required_records`].
+pub fn platform_records(
+    hostname: &Hostname,
+    tenant: &str,
+    platform: &Platform,
+) -> Result<Vec<Requirement>> {
+    records_for(hostname, None, tenant, platform)
+}
+
+/// `target` `None` is the platform's edge.
+fn records_for(
+    hostname: &Hostname,
+    target: Option<&Target>,
+    tenant: &str,
+    platform: &Platform,
+) -> Result<Vec<Requirement>> {
     let name = hostname.fqdn();
     let apex = is_apex(name);
     let traffic = |record_type, value: String| Requirement {
@@ -104,15 +128,15 @@ pub fn required_records(
         vec![traffic(t, target.to_absolute_string())]
     };
     let mut records = match target {
-        Target::Addresses(addresses) => to_addresses(addresses),
-        Target::Hostname(h) => {
+        Some(Target::Addresses(addresses)) => to_addresses(addresses),
+        Some(Target::Hostname(h)) => {
             let fqdn = Fqdn::parse(h).map_err(|e| Error::invalid_name("target.hostname", h, &e))?;
             to_hostname(&fqdn)
         }
-        Target::Service(_) if apex && !platform.addresses.is_empty() => {
+        Some(Target::Service(_)) | None if apex && !platform.addresses.is_empty() => {
             to_addresses(&platform.addresses)
         }
-        Target::Service(_) => to_hostname(&platform.traffic_hostname),
+        Some(Target::Service(_)) | None => to_hostname(&platform.traffic_hostname),
     };
     let delegation_error = |source| Error::Delegation {
         hostname: name.as_str().to_owned(),
@@ -257,6 +281,23 @@ mod tests {
             )
             .unwrap();
             assert_eq!(lines(&got), want, "{host} {target:?} {addresses:?}");
+        }
+    }
+
+    #[test]
+    fn platform_records_are_those_of_a_service_target() {
+        for (host, addresses) in [
+            ("app.customer.com", vec![]),
+            ("customer.com", vec!["203.0.113.7"]),
+            ("customer.com", vec![]),
+        ] {
+            let host = Hostname::parse(host).unwrap();
+            let p = platform(&addresses);
+            assert_eq!(
+                platform_records(&host, "team-a", &p).unwrap(),
+                required_records(&host, &service(), "team-a", &p).unwrap(),
+                "{host} {addresses:?}"
+            );
         }
     }
 
