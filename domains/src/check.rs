@@ -192,6 +192,8 @@ pub struct CheckReport {
     pub zone: ZoneName,
     /// Its authoritative servers, as queried.
     pub servers: Vec<Server>,
+    /// Nameserver addresses not asked, with the reason (no route from this host).
+    pub skipped: Skipped,
     /// Each requirement, in the order given.
     pub records: Vec<RecordCheck>,
     /// The problems, in the order found: record problems first.
@@ -224,6 +226,9 @@ impl CheckReport {
             .collect()
     }
 }
+
+/// Nameserver addresses left out of a check, each with the reason.
+pub type Skipped = Vec<(Server, String)>;
 
 /// The checker. Cheap to build; holds no connection between checks.
 #[derive(Debug, Clone)]
@@ -275,7 +280,7 @@ impl Checker {
     /// its servers cannot be found. What the servers answer, including failures, is in the
     /// report, not an error.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckReport> {
-        let (zone, servers) = self.discover(&request.hostname).await?;
+        let (zone, servers, skipped) = self.discover(&request.hostname).await?;
         let resolvers: Vec<(Server, TokioResolver)> = servers
             .iter()
             .map(|s| Ok((s.clone(), authoritative_resolver(s.addr, self.timeout)?)))
@@ -332,6 +337,7 @@ impl Checker {
         Ok(CheckReport {
             zone,
             servers,
+            skipped,
             records,
             problems,
         })
@@ -386,7 +392,7 @@ impl Checker {
     }
 
     /// The zone of `hostname` and its authoritative server addresses.
-    async fn discover(&self, hostname: &Fqdn) -> Result<(ZoneName, Vec<Server>)> {
+    async fn discover(&self, hostname: &Fqdn) -> Result<(ZoneName, Vec<Server>, Skipped)> {
         if let Bootstrap::Static { zone, servers } = &self.bootstrap {
             let servers: Vec<Server> = servers
                 .iter()
@@ -400,7 +406,7 @@ impl Checker {
                     zone: zone.as_str().to_owned(),
                 });
             }
-            return Ok((zone.clone(), servers));
+            return Ok((zone.clone(), servers, Vec::new()));
         }
         let Some(resolver) = self.bootstrap_resolver()? else {
             return Err(Error::ZoneNotFound {
@@ -424,14 +430,27 @@ impl Checker {
         names.sort();
         names.dedup();
         let mut servers = BTreeSet::new();
+        let mut skipped = Vec::new();
         for name in names {
-            // A nameserver without an address is skipped; the others are still asked.
-            if let Ok(ips) = resolver.lookup_ip(name.to_absolute_string()).await {
-                for ip in ips.iter() {
-                    servers.insert(Server {
+            // Every address, IPv4 and IPv6 (lookup_ip would stop at the IPv4 ones); a
+            // nameserver without an address is left out and the others are still asked.
+            for t in [DnsType::A, DnsType::AAAA] {
+                let Answer::Values(ips) = ask(&resolver, &name, t).await else {
+                    continue;
+                };
+                for ip in ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
+                    let server = Server {
                         name: Some(name.clone()),
                         addr: SocketAddr::new(ip, self.nameserver_port),
-                    });
+                    };
+                    // An address this host has no route to (IPv6 on an IPv4-only runner) would
+                    // only time out; it is listed as skipped instead of failing every check.
+                    match routable(server.addr) {
+                        Ok(()) => {
+                            servers.insert(server);
+                        }
+                        Err(why) => skipped.push((server, why)),
+                    }
                 }
             }
         }
@@ -440,7 +459,7 @@ impl Checker {
                 zone: zone.as_str().to_owned(),
             });
         }
-        Ok((zone, servers.into_iter().collect()))
+        Ok((zone, servers.into_iter().collect(), skipped))
     }
 }
 
@@ -487,6 +506,17 @@ async fn find_zone(resolver: &TokioResolver, hostname: &Fqdn) -> Result<ZoneName
     })
 }
 
+/// Whether this host has a route to `addr` (a UDP connect sends nothing).
+fn routable(addr: SocketAddr) -> Result<(), String> {
+    let local = match addr {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    };
+    std::net::UdpSocket::bind(local)
+        .and_then(|socket| socket.connect(addr))
+        .map_err(|e| format!("no route from this host: {e}"))
+}
+
 /// A resolver that asks exactly one server, without recursion or cache.
 fn authoritative_resolver(addr: SocketAddr, timeout: Duration) -> Result<TokioResolver> {
     let mut udp = ConnectionConfig::udp();
@@ -520,11 +550,19 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Asks every server for `name`/`t`.
+    /// A server that failed once in this check is not asked again: it would cost a timeout per
+    /// query, and its answers are reported incomplete anyway.
     async fn ask_all(&mut self, name: &Fqdn, t: DnsType) -> Vec<ServerAnswer> {
+        let failed = &self.unreachable;
         let futures = self.resolvers.iter().map(|(server, resolver)| async move {
+            let shown = server.to_string();
+            let answer = match failed.iter().find(|(s, _)| *s == shown) {
+                Some((_, e)) => Answer::Failed(e.clone()),
+                None => ask(resolver, name, t).await,
+            };
             ServerAnswer {
                 server: server.clone(),
-                answer: ask(resolver, name, t).await,
+                answer,
             }
         });
         let answers = futures::future::join_all(futures).await;
@@ -1011,5 +1049,23 @@ fn present(data: &RData) -> Option<String> {
         RData::AAAA(a) => Some(a.0.to_string()),
         RData::TXT(t) => Some(format!("\"{t}\"")),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loopback_address_is_routable_and_an_unroutable_one_is_not() {
+        assert_eq!(routable(SocketAddr::from(([127, 0, 0, 1], 53))), Ok(()));
+        // Connecting a UDP socket to the broadcast address is refused without SO_BROADCAST.
+        let broadcast = routable(SocketAddr::from(([255, 255, 255, 255], 53)));
+        assert!(broadcast.is_err(), "{broadcast:?}");
+        assert!(
+            broadcast
+                .unwrap_err()
+                .starts_with("no route from this host: ")
+        );
     }
 }

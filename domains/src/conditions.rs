@@ -432,6 +432,7 @@ mod tests {
         CheckReport {
             zone: ZoneName::parse("customer.com").unwrap(),
             servers: Vec::new(),
+            skipped: Vec::new(),
             records: vec![
                 row(
                     "app.customer.com",

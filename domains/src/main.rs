@@ -130,10 +130,14 @@ fn render(hostname: &Hostname, report: &CheckReport) -> String {
     let servers: Vec<String> = report.servers.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         out,
-        "{hostname}: zone {}, nameservers {}\n\nRecords to create:",
+        "{hostname}: zone {}, nameservers {}",
         report.zone.as_str(),
         servers.join(", ")
     );
+    for (server, why) in &report.skipped {
+        let _ = writeln!(out, "  (nameserver {server} not asked: {why})");
+    }
+    let _ = writeln!(out, "\nRecords to create:");
     for record in &report.records {
         let r = &record.requirement;
         let state = if record.found { "ok" } else { "MISSING" };
