@@ -288,7 +288,7 @@ impl Checker {
         let mut run = Run {
             resolvers: &resolvers,
             problems: Vec::new(),
-            unreachable: BTreeSet::new(),
+            unreachable: BTreeMap::new(),
         };
         let mut records = Vec::new();
         // A/AAAA rows at one name share one query per server and type.
@@ -544,20 +544,20 @@ fn authoritative_resolver(addr: SocketAddr, timeout: Duration) -> Result<TokioRe
 struct Run<'a> {
     resolvers: &'a [(Server, TokioResolver)],
     problems: Vec<Problem>,
-    /// Servers that failed a query, with the first error.
-    unreachable: BTreeSet<(String, String)>,
+    /// Servers that failed a query (as shown), with their first error.
+    unreachable: BTreeMap<String, String>,
 }
 
 impl Run<'_> {
     /// Asks every server for `name`/`t`.
+    ///
     /// A server that failed once in this check is not asked again: it would cost a timeout per
     /// query, and its answers are reported incomplete anyway.
     async fn ask_all(&mut self, name: &Fqdn, t: DnsType) -> Vec<ServerAnswer> {
         let failed = &self.unreachable;
         let futures = self.resolvers.iter().map(|(server, resolver)| async move {
-            let shown = server.to_string();
-            let answer = match failed.iter().find(|(s, _)| *s == shown) {
-                Some((_, e)) => Answer::Failed(e.clone()),
+            let answer = match failed.get(&server.to_string()) {
+                Some(e) => Answer::Failed(e.clone()),
                 None => ask(resolver, name, t).await,
             };
             ServerAnswer {
@@ -576,10 +576,9 @@ impl Run<'_> {
 
     /// Remembers the first failure of each server.
     fn note_failure(&mut self, server: &Server, error: &str) {
-        let server = server.to_string();
-        if !self.unreachable.iter().any(|(s, _)| *s == server) {
-            self.unreachable.insert((server, error.to_owned()));
-        }
+        self.unreachable
+            .entry(server.to_string())
+            .or_insert_with(|| error.to_owned());
     }
 
     async fn check_cname(&mut self, requirement: &Requirement) -> RecordCheck {
