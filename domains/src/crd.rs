@@ -164,6 +164,7 @@ pub struct ServiceTarget {
     /// The Service's name, in the CustomDomain's namespace.
     pub name: String,
     /// The Service port.
+    #[schemars(range(min = 1))]
     pub port: u16,
 }
 
