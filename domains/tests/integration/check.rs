@@ -413,3 +413,29 @@ async fn an_apex_alias_is_compared_with_the_target_addresses() {
     );
     assert_eq!(kinds(&wrong), [ProblemKind::RecordMismatch]);
 }
+
+#[tokio::test]
+async fn a_domain_in_place_costs_each_nameserver_one_query_per_record_and_one_for_caa() {
+    let mut records = app_records();
+    records.push("@ IN CAA 0 issue \"letsencrypt.org\"".into());
+    let (a, b) = (serve(&records), serve(&records));
+    let before = (
+        a.opcode_count("QUERY").unwrap(),
+        b.opcode_count("QUERY").unwrap(),
+    );
+    let report = check(
+        &[&a, &b],
+        "app.customer.test",
+        &[],
+        Some("letsencrypt.org"),
+        false,
+    )
+    .await;
+    assert!(report.all_met(), "{}", messages(&report));
+    let after = (
+        a.opcode_count("QUERY").unwrap(),
+        b.opcode_count("QUERY").unwrap(),
+    );
+    // Two CNAME rows, then CAA at customer.test (app.customer.test is a CNAME, so not asked).
+    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 3));
+}
