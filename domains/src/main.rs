@@ -1,0 +1,158 @@
+//! `dns01-domains`: the custom-domain CLI.
+//!
+//! - `check <hostname>`: prints the records a customer must create and what each authoritative
+//!   server answers now; exits 0 when everything is in place, 1 while anything is unmet (so a
+//!   pipeline can wait on it), 2 when the check could not run.
+//! - `crd`: prints the CustomDomain CustomResourceDefinition.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use dns01_core::{Fqdn, ZoneName};
+use dns01_domains::check::{Bootstrap, CheckReport, CheckRequest, Checker};
+use dns01_domains::crd::Hostname;
+use dns01_domains::records::{Platform, platform_records};
+
+#[derive(Debug, Parser)]
+#[command(name = "dns01-domains", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints the records to create for a hostname and what each authoritative server answers
+    /// now. Exits 0 when all is in place, 1 while anything is unmet, 2 on error.
+    Check(CheckArgs),
+    /// Prints the CustomDomain CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The customer's hostname, e.g. app.customer.com.
+    hostname: String,
+    /// The tenant: the namespace the CustomDomain lives in (the delegation is bound to it).
+    #[arg(long)]
+    namespace: String,
+    /// The platform's validation zone, where `_acme-challenge` CNAMEs point.
+    #[arg(long, env = "DNS01_VALIDATION_ZONE")]
+    validation_zone: String,
+    /// The platform's traffic hostname, where subdomain CNAMEs (and apex ALIASes) point.
+    #[arg(long, env = "DNS01_TRAFFIC_HOSTNAME")]
+    traffic_hostname: String,
+    /// A fixed address of the platform for apex domains (repeatable); without any, an apex
+    /// gets an ALIAS to the traffic hostname.
+    #[arg(long = "address")]
+    addresses: Vec<IpAddr>,
+    /// The CA's issuer domain to evaluate CAA for (letsencrypt.org); CAA is not checked without it.
+    #[arg(long)]
+    ca: Option<String>,
+    /// The certificate also covers `*.<hostname>` (CAA issuewild).
+    #[arg(long)]
+    wildcard: bool,
+    /// The resolver that finds the zone and its nameservers (IP or IP:port); the system's
+    /// resolver by default.
+    #[arg(long)]
+    resolver: Option<String>,
+    /// The port the authoritative nameservers are asked on.
+    #[arg(long, default_value_t = 53)]
+    nameserver_port: u16,
+    /// How long one DNS query may take, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    timeout_ms: u64,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crd => dns01_domains::crd::crd_yaml()
+            .map(|yaml| {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::from),
+        Command::Check(args) => check(args).await,
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
+async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let hostname = Hostname::parse(&args.hostname)?;
+    let platform = Platform {
+        validation_zone: ZoneName::parse(&args.validation_zone)?,
+        traffic_hostname: Fqdn::parse(&args.traffic_hostname)?,
+        addresses: args.addresses,
+    };
+    let requirements = platform_records(&hostname, &args.namespace, &platform)?;
+    let bootstrap = match args.resolver.as_deref() {
+        None => Bootstrap::System,
+        Some(text) => Bootstrap::Resolver(parse_resolver(text)?),
+    };
+    let report = Checker::new(bootstrap)
+        .nameserver_port(args.nameserver_port)
+        .timeout(Duration::from_millis(args.timeout_ms))
+        .check(&CheckRequest {
+            hostname: hostname.fqdn().clone(),
+            requirements,
+            ca: args.ca,
+            wildcard: args.wildcard,
+        })
+        .await?;
+    print!("{}", render(&hostname, &report));
+    Ok(if report.all_met() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn parse_resolver(text: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let ip: IpAddr = text
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--resolver {text:?} is not an IP address or IP:port"))?;
+    Ok(SocketAddr::new(ip, 53))
+}
+
+fn render(hostname: &Hostname, report: &CheckReport) -> String {
+    let mut out = String::new();
+    let servers: Vec<String> = report.servers.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "{hostname}: zone {}, nameservers {}",
+        report.zone.as_str(),
+        servers.join(", ")
+    );
+    for (server, why) in &report.skipped {
+        let _ = writeln!(out, "  (nameserver {server} not asked: {why})");
+    }
+    let _ = writeln!(out, "\nRecords to create:");
+    for record in &report.records {
+        let r = &record.requirement;
+        let state = if record.found { "ok" } else { "MISSING" };
+        let _ = writeln!(out, "  [{state}] {}    ({})", r.zone_line(), r.purpose);
+        for answer in &record.answers {
+            let _ = writeln!(out, "      {} answers: {}", answer.server, answer.answer);
+        }
+    }
+    if report.all_met() {
+        let _ = writeln!(out, "\nAll records are in place at every nameserver.");
+    } else {
+        let _ = writeln!(out, "\nTo fix:");
+        for problem in &report.problems {
+            let _ = writeln!(out, "  - {} ({})", problem.message, problem.kind.reason());
+        }
+    }
+    out
+}

@@ -1,0 +1,13 @@
+//! Integration tests of dns01-domains: one binary, one module per area.
+//!
+//! - `check`: the DNS checker against two real `named` processes (BIND 9; see
+//!   scripts/install-deps.sh) serving the customer's zone.
+//! - `cli`: the `dns01-domains check` command against `named`, both exit codes.
+//! - `crd`: the committed CRD manifest equals the generated one.
+
+// Helpers outside `#[test]` functions panic on purpose: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check;
+mod cli;
+mod crd;
