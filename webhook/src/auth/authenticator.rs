@@ -292,7 +292,10 @@ mod tests {
         // notAfter is inclusive at second precision: three seconds on, it has expired.
         tokio::time::sleep(Duration::from_millis(3100)).await;
         let user = authenticator.authenticate(Some(&chain), &headers).await;
-        assert!(user.unwrap().is_none(), "an expired certificate authenticated");
+        assert!(
+            user.unwrap().is_none(),
+            "an expired certificate authenticated"
+        );
     }
 
     #[test]

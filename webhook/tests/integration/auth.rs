@@ -99,7 +99,8 @@ async fn env_serving(
     let serving = serving_ca.server_cert(&[]);
     let key = tls::certified_key_from_pem(serving.cert_pem.as_bytes(), serving.key_pem.as_bytes())
         .unwrap();
-    let config = tls::server_config(Arc::new(rustls::sign::SingleCertAndKey::from(key)), true).unwrap();
+    let config =
+        tls::server_config(Arc::new(rustls::sign::SingleCertAndKey::from(key)), true).unwrap();
     let server = start_server(config, router, ServeOptions::default()).await;
     Env {
         fake,

@@ -45,7 +45,8 @@ impl TlsWebhook {
         let cert = ca.server_cert(&["localhost"]);
         let key =
             tls::certified_key_from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
-        let config = tls::server_config(Arc::new(rustls::sign::SingleCertAndKey::from(key)), true).unwrap();
+        let config =
+            tls::server_config(Arc::new(rustls::sign::SingleCertAndKey::from(key)), true).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
