@@ -730,11 +730,27 @@ impl Client {
 
     async fn tags_at(&self, repo: &Repository, url: Url) -> Result<Page<Tag>> {
         let scopes = [Scope::repository(repo.as_str(), &["pull"])];
+        self.page_at(url, &scopes, |list: TagList| list.tags, Tag::parse)
+            .await
+    }
+
+    /// One page of a listing at `url`: the names `field` takes from the JSON body, each
+    /// checked by `parse`, and the `Link` to the next page.
+    async fn page_at<L, T>(
+        &self,
+        url: Url,
+        scopes: &[Scope],
+        field: impl FnOnce(L) -> Option<Vec<String>>,
+        parse: impl Fn(&str) -> Result<T>,
+    ) -> Result<Page<T>>
+    where
+        L: serde::de::DeserializeOwned,
+    {
         let resp = self
             .call(
                 Method::GET,
                 url.clone(),
-                &scopes,
+                scopes,
                 HeaderMap::new(),
                 None,
                 &[StatusCode::OK],
@@ -742,12 +758,10 @@ impl Client {
             .await?;
         let next = self.next_link(&resp);
         let body = read_limited(resp, MAX_MANIFEST_BYTES, &url).await?;
-        let list: TagList = parse_json(&body, &url)?;
-        let items = list
-            .tags
+        let items = field(parse_json(&body, &url)?)
             .unwrap_or_default()
             .iter()
-            .map(|t| Tag::parse(t))
+            .map(|name| parse(name))
             .collect::<Result<_>>()?;
         Ok(Page { items, next })
     }
@@ -783,26 +797,13 @@ impl Client {
 
     async fn catalog_at(&self, url: Url) -> Result<Page<Repository>> {
         let scopes = [Scope::catalog()];
-        let resp = self
-            .call(
-                Method::GET,
-                url.clone(),
-                &scopes,
-                HeaderMap::new(),
-                None,
-                &[StatusCode::OK],
-            )
-            .await?;
-        let next = self.next_link(&resp);
-        let body = read_limited(resp, MAX_MANIFEST_BYTES, &url).await?;
-        let list: Catalog = parse_json(&body, &url)?;
-        let items = list
-            .repositories
-            .unwrap_or_default()
-            .iter()
-            .map(|r| Repository::parse(r))
-            .collect::<Result<_>>()?;
-        Ok(Page { items, next })
+        self.page_at(
+            url,
+            &scopes,
+            |list: Catalog| list.repositories,
+            Repository::parse,
+        )
+        .await
     }
 
     /// Every repository of the registry, following `Link` pages of `page_size`.
