@@ -458,6 +458,28 @@ impl Client {
         h
     }
 
+    /// A manifest request with every manifest type in `Accept`, under a pull scope.
+    async fn manifest_call(
+        &self,
+        method: Method,
+        repo: &Repository,
+        reference: &Reference,
+    ) -> Result<(Url, reqwest::Response)> {
+        let url = self.manifest_url(repo, reference)?;
+        let scopes = [Scope::repository(repo.as_str(), &["pull"])];
+        let resp = self
+            .call(
+                method,
+                url.clone(),
+                &scopes,
+                Self::accept_manifests(),
+                None,
+                &[StatusCode::OK],
+            )
+            .await?;
+        Ok((url, resp))
+    }
+
     /// `HEAD` a manifest: its media type, digest and size, without the body.
     ///
     /// # Errors
@@ -467,18 +489,7 @@ impl Client {
         repo: &Repository,
         reference: &Reference,
     ) -> Result<ManifestHead> {
-        let url = self.manifest_url(repo, reference)?;
-        let scopes = [Scope::repository(repo.as_str(), &["pull"])];
-        let resp = self
-            .call(
-                Method::HEAD,
-                url.clone(),
-                &scopes,
-                Self::accept_manifests(),
-                None,
-                &[StatusCode::OK],
-            )
-            .await?;
+        let (url, resp) = self.manifest_call(Method::HEAD, repo, reference).await?;
         let digest = match (header_digest(&resp, &url)?, reference) {
             (Some(d), _) => d,
             (None, Reference::Digest(d)) => d.clone(),
@@ -506,18 +517,7 @@ impl Client {
         repo: &Repository,
         reference: &Reference,
     ) -> Result<FetchedManifest> {
-        let url = self.manifest_url(repo, reference)?;
-        let scopes = [Scope::repository(repo.as_str(), &["pull"])];
-        let resp = self
-            .call(
-                Method::GET,
-                url.clone(),
-                &scopes,
-                Self::accept_manifests(),
-                None,
-                &[StatusCode::OK],
-            )
-            .await?;
+        let (url, resp) = self.manifest_call(Method::GET, repo, reference).await?;
         let media_type = content_type(&resp);
         let header = header_digest(&resp, &url)?;
         let bytes = read_limited(resp, MAX_MANIFEST_BYTES, &url).await?;
