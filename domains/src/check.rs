@@ -476,19 +476,17 @@ async fn find_zone(resolver: &TokioResolver, hostname: &Fqdn) -> Result<ZoneName
                     .answers()
                     .iter()
                     .any(|r| r.record_type() == DnsType::SOA && owner_is(r, &candidate));
-                if owns_soa {
-                    if let Ok(zone) = ZoneName::try_from(candidate) {
-                        return Ok(zone);
-                    }
+                if owns_soa && let Ok(zone) = ZoneName::try_from(candidate) {
+                    return Ok(zone);
                 }
             }
             Err(NetError::Dns(DnsError::NoRecordsFound(no))) => {
                 if let Some(soa) = &no.soa {
                     let name = soa.name.to_ascii();
-                    if let Ok(zone) = ZoneName::parse(&name) {
-                        if hostname.is_in_zone(&zone) {
-                            return Ok(zone);
-                        }
+                    if let Ok(zone) = ZoneName::parse(&name)
+                        && hostname.is_in_zone(&zone)
+                    {
+                        return Ok(zone);
                     }
                 }
             }
@@ -593,10 +591,10 @@ impl Run<'_> {
             // No CNAME: say what is there instead (safe to ask, nothing to follow).
             let mut instead = Vec::new();
             for t in [DnsType::A, DnsType::AAAA, DnsType::TXT] {
-                if let Some((_, resolver)) = self.resolvers.first() {
-                    if let Answer::Values(v) = ask(resolver, &requirement.name, t).await {
-                        instead.extend(v.into_iter().map(|v| format!("{t} {v}")));
-                    }
+                if let Some((_, resolver)) = self.resolvers.first()
+                    && let Answer::Values(v) = ask(resolver, &requirement.name, t).await
+                {
+                    instead.extend(v.into_iter().map(|v| format!("{t} {v}")));
                 }
             }
             let name = requirement.name.as_str();
@@ -1009,10 +1007,10 @@ async fn ask(resolver: &TokioResolver, name: &Fqdn, t: DnsType) -> Answer {
 /// neither exists or the server does not answer.
 async fn first_answer(resolver: &TokioResolver, name: &Fqdn) -> Option<String> {
     for t in [DnsType::CNAME, DnsType::TXT] {
-        if let Answer::Values(v) = ask(resolver, name, t).await {
-            if !v.is_empty() {
-                return Some(format!("{t} {}", v.join(", ")));
-            }
+        if let Answer::Values(v) = ask(resolver, name, t).await
+            && !v.is_empty()
+        {
+            return Some(format!("{t} {}", v.join(", ")));
         }
     }
     None

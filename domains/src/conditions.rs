@@ -352,10 +352,10 @@ fn dns_state(observation: &Observation<'_>, expired: bool) -> State {
 }
 
 fn certificate_state(observation: &Observation<'_>, delegation: &State) -> State {
-    if let Ok(report) = observation.check {
-        if let Some((reason, message)) = first_problem(report, Area::Certificate) {
-            return State::not(reason, message);
-        }
+    if let Ok(report) = observation.check
+        && let Some((reason, message)) = first_problem(report, Area::Certificate)
+    {
+        return State::not(reason, message);
     }
     if delegation.status != "True" {
         return State::not(

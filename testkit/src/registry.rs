@@ -253,14 +253,14 @@ impl Registry {
         self.child = Some(child);
         let start = Instant::now();
         loop {
-            if let Some(c) = self.child.as_mut() {
-                if let Some(status) = c.try_wait()? {
-                    self.child = None;
-                    bail!(
-                        "docker-registry exited with {status} before it answered:\n{}",
-                        self.log()
-                    );
-                }
+            if let Some(c) = self.child.as_mut()
+                && let Some(status) = c.try_wait()?
+            {
+                self.child = None;
+                bail!(
+                    "docker-registry exited with {status} before it answered:\n{}",
+                    self.log()
+                );
             }
             if http_status(self.addr, "/v2/").is_ok() {
                 return Ok(());
