@@ -260,7 +260,7 @@ impl State {
     }
 }
 
-fn error_chain(error: &Error) -> String {
+pub(crate) fn error_chain(error: &Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

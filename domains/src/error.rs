@@ -50,6 +50,26 @@ pub enum Error {
         #[source]
         source: hickory_resolver::net::NetError,
     },
+    /// A Kubernetes API call failed; the controller retries the reconcile later.
+    #[error("kubernetes API call failed: {action}")]
+    Kube {
+        /// What was asked (`apply Certificate`, `patch CustomDomain status`, ...).
+        action: &'static str,
+        /// kube-rs's error (the API server's Status for a refusal).
+        #[source]
+        source: kube::Error,
+    },
+    /// Adding or removing the finalizer failed, or the reconcile or cleanup it wraps did.
+    #[error("reconcile of a CustomDomain failed")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Self>>),
+    /// An object from the API server lacks a field the server always sets.
+    #[error("{kind} has no {field}")]
+    Incomplete {
+        /// The kind of object.
+        kind: &'static str,
+        /// The missing field.
+        field: &'static str,
+    },
 }
 
 impl Error {

@@ -49,10 +49,13 @@
 
 pub mod backoff;
 pub mod caa;
+pub mod certmanager;
 pub mod check;
 pub mod conditions;
+pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod reconcile;
 pub mod records;
 
 pub use error::{Error, Result};

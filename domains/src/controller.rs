@@ -1,0 +1,515 @@
+//! The controller around [`reconcile`](crate::reconcile::reconcile): it watches CustomDomains
+//! (and the Certificates and routes they own), gathers what [`Observed`] needs, executes the
+//! [`Plan`] with kube-rs, and handles deletion through a finalizer.
+//!
+//! - **Finalizer** `domains.dns01.dev/cleanup` (kube-runtime's `finalizer` helper): on delete,
+//!   the route and the Certificate this domain owns are deleted, and the certificate Secret is
+//!   kept, annotated with `domains.dns01.dev/delete-after` (now + the grace period, 7 days by
+//!   default) so that re-creating the domain within it reuses the certificate instead of
+//!   spending Let's Encrypt's duplicate-certificate limit. Nothing else is touched: objects
+//!   are deleted only when their ownerReference names this domain's uid, and the Secret is
+//!   annotated only when cert-manager's `cert-manager.io/certificate-name` annotation names
+//!   this domain's Certificate.
+//! - **Checks** run when due: the first time the controller sees a domain, when its
+//!   generation changes (a spec change), when the [`RECHECK_ANNOTATION`] changes, and when the
+//!   backoff schedule's `nextCheck` has come. Other reconciles (a Certificate that became
+//!   ready) reuse the last check, so a resync costs no DNS query.
+//! - **Writes**: the Certificate and route by server-side apply (field manager
+//!   [`Config::field_manager`], forced, ownerReference to the CustomDomain), only when what is
+//!   stored lacks a desired field; the status by server-side apply on `/status`, only when
+//!   [`needs_patch`](crate::conditions::needs_patch) says so; Kubernetes Events (`events.k8s.io`,
+//!   kube-runtime's `Recorder`) on every condition transition.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, Resource as _, ResourceExt as _};
+use serde_json::json;
+
+use crate::certmanager::{Certificate, Challenge};
+use crate::check::{CheckReport, CheckRequest, Checker};
+use crate::crd::CustomDomain;
+use crate::error::{Error, Result};
+use crate::reconcile::{
+    ChildAction, DELETE_AFTER_ANNOTATION, Observed, Plan, RECHECK_ANNOTATION, Settings, reconcile,
+    secret_name,
+};
+use crate::records::{Platform, required_records};
+
+/// The finalizer the controller puts on every CustomDomain.
+pub const FINALIZER: &str = "domains.dns01.dev/cleanup";
+
+/// The controller's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The platform's traffic hostname, addresses and validation zone.
+    pub platform: Platform,
+    /// Route mode and timings the decisions use.
+    pub settings: Settings,
+    /// The DNS checker (production: [`Bootstrap::System`](crate::check::Bootstrap::System)).
+    pub checker: Checker,
+    /// The CA's CAA issuer domain (`letsencrypt.org`); CAA is not evaluated without it.
+    pub ca: Option<String>,
+    /// The server-side apply field manager.
+    pub field_manager: String,
+    /// How long a deleted domain's certificate Secret is kept.
+    pub secret_grace: Duration,
+    /// The wait before retrying a reconcile that failed.
+    pub error_requeue: Duration,
+}
+
+impl Config {
+    /// A configuration with the defaults: Ingress routes, field manager `dns01-domains`,
+    /// 7-day Secret grace period, retries after 30 s.
+    pub fn new(platform: Platform, checker: Checker) -> Self {
+        Self {
+            platform,
+            settings: Settings::default(),
+            checker,
+            ca: None,
+            field_manager: "dns01-domains".to_owned(),
+            secret_grace: Duration::from_secs(7 * 24 * 3600),
+            error_requeue: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The last DNS check of one CustomDomain.
+#[derive(Debug, Clone)]
+struct LastCheck {
+    generation: Option<i64>,
+    recheck: Option<String>,
+    result: Arc<Result<CheckReport>>,
+    next_due: Option<Timestamp>,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    client: Client,
+    config: Config,
+    domains: Store<CustomDomain>,
+    recorder: Recorder,
+    checks: Mutex<HashMap<String, LastCheck>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context; `domains` is the reflector store of every CustomDomain (rivals for a hostname
+    /// are looked up in it).
+    pub fn new(client: Client, config: Config, domains: Store<CustomDomain>) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: config.field_manager.clone(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            config,
+            domains,
+            checks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn last_check(&self, uid: &str) -> Option<LastCheck> {
+        self.checks
+            .lock()
+            .ok()
+            .and_then(|checks| checks.get(uid).cloned())
+    }
+
+    fn remember(&self, uid: String, check: LastCheck) {
+        if let Ok(mut checks) = self.checks.lock() {
+            checks.insert(uid, check);
+        }
+    }
+
+    fn forget(&self, uid: &str) {
+        if let Ok(mut checks) = self.checks.lock() {
+            checks.remove(uid);
+        }
+    }
+
+    /// The last check, or a new one when due; with whether it ran now and whether the
+    /// re-check annotation asked for a new schedule.
+    async fn check(
+        &self,
+        domain: &CustomDomain,
+        namespace: &str,
+        now: Timestamp,
+    ) -> (LastCheck, bool, bool) {
+        let uid = domain.uid().unwrap_or_default();
+        let recheck = domain.annotations().get(RECHECK_ANNOTATION).cloned();
+        let generation = domain.metadata.generation;
+        let last = self.last_check(&uid);
+        if let Some(last) = &last
+            && last.generation == generation
+            && last.recheck == recheck
+            && last.next_due.is_none_or(|due| due > now)
+        {
+            return (last.clone(), false, false);
+        }
+        let restart = last.as_ref().is_some_and(|l| l.recheck != recheck);
+        let requirements = required_records(
+            &domain.spec.hostname,
+            &domain.spec.target,
+            namespace,
+            &self.config.platform,
+        );
+        let result = match requirements {
+            Ok(requirements) => {
+                self.config
+                    .checker
+                    .check(&CheckRequest {
+                        hostname: domain.spec.hostname.fqdn().clone(),
+                        requirements,
+                        ca: self.config.ca.clone(),
+                        wildcard: domain.spec.wildcard,
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let check = LastCheck {
+            generation,
+            recheck,
+            result: Arc::new(result),
+            next_due: None,
+        };
+        (check, true, restart)
+    }
+
+    /// The reason of a Challenge cert-manager is solving for `hostname` in `namespace`, if
+    /// one says why it is stuck.
+    async fn challenge_reason(&self, namespace: &str, hostname: &str) -> Result<Option<String>> {
+        let challenges: Api<Challenge> = Api::namespaced(self.client.clone(), namespace);
+        let list = challenges
+            .list(&Default::default())
+            .await
+            .map_err(kube_error("list Challenges"))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|c| c.spec.dns_name == hostname)
+            .filter_map(|c| c.status.and_then(|s| s.reason))
+            .find(|r| !r.is_empty()))
+    }
+}
+
+fn kube_error(action: &'static str) -> impl FnOnce(kube::Error) -> Error {
+    move |source| Error::Kube { action, source }
+}
+
+fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+/// Reconciles one CustomDomain: the finalizer, then [`apply`] or the cleanup on deletion.
+///
+/// # Errors
+/// [`Error::Finalizer`] wrapping what failed (an API call, most often); the controller retries
+/// after [`Config::error_requeue`].
+pub async fn reconcile_domain(domain: Arc<CustomDomain>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = domain.namespace().ok_or(Error::Incomplete {
+        kind: "CustomDomain",
+        field: "metadata.namespace",
+    })?;
+    let api: Api<CustomDomain> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, domain, |event| async {
+        match event {
+            Finalizer::Apply(domain) => apply(&domain, &namespace, &ctx).await,
+            Finalizer::Cleanup(domain) => cleanup(&domain, &namespace, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Checks (when due), decides and acts for a CustomDomain that is not being deleted.
+async fn apply(domain: &CustomDomain, namespace: &str, ctx: &Context) -> Result<Action> {
+    let name = domain.name_any();
+    let now = Timestamp::now();
+    let (mut check, checked_now, restart) = ctx.check(domain, namespace, now).await;
+    let certificates: Api<Certificate> = Api::namespaced(ctx.client.clone(), namespace);
+    let certificate = certificates
+        .get_opt(&name)
+        .await
+        .map_err(kube_error("get Certificate"))?;
+    let ready = certificate
+        .as_ref()
+        .and_then(|c| c.condition("Ready"))
+        .is_some_and(|c| c.status == "True");
+    let challenge_reason = match &certificate {
+        Some(_) if !ready => {
+            ctx.challenge_reason(namespace, domain.spec.hostname.as_str())
+                .await?
+        }
+        _ => None,
+    };
+    let route_api = route_api(ctx, namespace);
+    let route = match &route_api {
+        Some(api) => api.get_opt(&name).await.map_err(kube_error("get route"))?,
+        None => None,
+    };
+    let hostname = &domain.spec.hostname;
+    let others: Vec<CustomDomain> = ctx
+        .domains
+        .state()
+        .iter()
+        .filter(|d| &d.spec.hostname == hostname)
+        .map(|d| (**d).clone())
+        .collect();
+    let result = Arc::clone(&check.result);
+    let observed = Observed {
+        check: result.as_ref().as_ref(),
+        checked_now,
+        restart_schedule: restart,
+        certificate: certificate.as_ref(),
+        challenge_reason: challenge_reason.as_deref(),
+        route: route.as_ref(),
+        others: &others,
+    };
+    let plan = reconcile(domain, &observed, &ctx.config.settings, now);
+    if checked_now {
+        check.next_due = plan.status.next_check.as_ref().map(|t| t.0);
+        ctx.remember(domain.uid().unwrap_or_default(), check);
+    }
+    execute(
+        domain,
+        namespace,
+        plan,
+        certificate.is_some(),
+        route_api,
+        ctx,
+    )
+    .await
+}
+
+fn route_api(ctx: &Context, namespace: &str) -> Option<Api<DynamicObject>> {
+    let resource = ctx.config.settings.route.api_resource()?;
+    Some(Api::namespaced_with(
+        ctx.client.clone(),
+        namespace,
+        &resource,
+    ))
+}
+
+async fn execute(
+    domain: &CustomDomain,
+    namespace: &str,
+    plan: Plan,
+    had_certificate: bool,
+    route_api: Option<Api<DynamicObject>>,
+    ctx: &Context,
+) -> Result<Action> {
+    let name = domain.name_any();
+    let apply = PatchParams::apply(&ctx.config.field_manager).force();
+    let certificates: Api<Certificate> = Api::namespaced(ctx.client.clone(), namespace);
+    match &plan.certificate {
+        ChildAction::Apply(certificate) => {
+            if !had_certificate {
+                keep_secret(domain, namespace, ctx, None).await?;
+            }
+            certificates
+                .patch(&name, &apply, &Patch::Apply(certificate))
+                .await
+                .map_err(kube_error("apply Certificate"))?;
+        }
+        ChildAction::Delete => delete_owned(&certificates, domain).await?,
+        ChildAction::Keep => {}
+    }
+    if let Some(routes) = &route_api {
+        match &plan.route {
+            ChildAction::Apply(route) => {
+                routes
+                    .patch(&name, &apply, &Patch::Apply(route))
+                    .await
+                    .map_err(kube_error("apply route"))?;
+            }
+            ChildAction::Delete => delete_owned(routes, domain).await?,
+            ChildAction::Keep => {}
+        }
+    }
+    if plan.patch_status {
+        let api: Api<CustomDomain> = Api::namespaced(ctx.client.clone(), namespace);
+        let body = json!({
+            "apiVersion": CustomDomain::api_version(&()),
+            "kind": CustomDomain::kind(&()),
+            "status": plan.status,
+        });
+        api.patch_status(&name, &apply, &Patch::Apply(&body))
+            .await
+            .map_err(kube_error("patch CustomDomain status"))?;
+    }
+    let reference = domain.object_ref(&());
+    for transition in &plan.events {
+        let event = KubeEvent {
+            type_: if transition.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: transition.reason.clone(),
+            note: Some(transition.note.chars().take(1024).collect()),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        // Events are informative: a refused one must not stop the reconcile.
+        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(%error, domain = %name, "could not publish an event");
+        }
+    }
+    Ok(plan
+        .requeue_after
+        .map_or_else(Action::await_change, |after| {
+            Action::requeue(after.max(Duration::from_secs(1)))
+        }))
+}
+
+/// Deletes `name` through `api` if its ownerReference names `domain`.
+async fn delete_owned<K>(api: &Api<K>, domain: &CustomDomain) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = domain.name_any();
+    let Some(object) = api.get_opt(&name).await.map_err(kube_error("get child"))? else {
+        return Ok(());
+    };
+    let ours = object
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == domain.metadata.uid.as_ref());
+    if !ours {
+        return Ok(());
+    }
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(source) => Err(Error::Kube {
+            action: "delete child",
+            source,
+        }),
+    }
+}
+
+/// Sets (with `Some`) or clears the delete-after annotation of the domain's certificate
+/// Secret, if cert-manager wrote it for this domain's Certificate.
+async fn keep_secret(
+    domain: &CustomDomain,
+    namespace: &str,
+    ctx: &Context,
+    delete_after: Option<Timestamp>,
+) -> Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret_name = secret_name(domain);
+    let Some(secret) = secrets
+        .get_opt(&secret_name)
+        .await
+        .map_err(kube_error("get certificate Secret"))?
+    else {
+        return Ok(());
+    };
+    let annotations = secret.annotations();
+    if annotations.get("cert-manager.io/certificate-name") != Some(&domain.name_any()) {
+        return Ok(());
+    }
+    let value = delete_after.map(|t| format!("{t:.0}"));
+    if annotations.get(DELETE_AFTER_ANNOTATION) == value.as_ref() {
+        return Ok(());
+    }
+    let patch = json!({"metadata": {"annotations": {DELETE_AFTER_ANNOTATION: value}}});
+    secrets
+        .patch(&secret_name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_error("annotate certificate Secret"))?;
+    Ok(())
+}
+
+/// On deletion: the route and Certificate go, the Secret stays for the grace period.
+async fn cleanup(domain: &CustomDomain, namespace: &str, ctx: &Context) -> Result<Action> {
+    if let Some(routes) = route_api(ctx, namespace) {
+        delete_owned(&routes, domain).await?;
+    }
+    let certificates: Api<Certificate> = Api::namespaced(ctx.client.clone(), namespace);
+    delete_owned(&certificates, domain).await?;
+    let grace = i64::try_from(ctx.config.secret_grace.as_secs()).unwrap_or(i64::MAX);
+    let delete_after = Timestamp::now()
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(grace))
+        .ok();
+    keep_secret(domain, namespace, ctx, delete_after).await?;
+    ctx.forget(&domain.uid().unwrap_or_default());
+    Ok(Action::await_change())
+}
+
+/// What the controller does after a failed reconcile: log, and retry later.
+pub fn error_policy(domain: Arc<CustomDomain>, error: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(domain = %domain.name_any(), error = %crate::conditions::error_chain(error), "reconcile failed");
+    Action::requeue(ctx.config.error_requeue)
+}
+
+/// Runs the controller until `shutdown` completes: CustomDomains in every namespace, the
+/// Certificates and routes they own, and the rivals of a hostname when one of them changes.
+pub async fn run(
+    client: Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let domains: Api<CustomDomain> = Api::all(client.clone());
+    let controller = Controller::new(domains.clone(), watcher::Config::default());
+    let store = controller.store();
+    let route = config.settings.route.api_resource();
+    let ctx = Context::new(client.clone(), config, store.clone());
+    let mut controller = controller.owns(
+        Api::<Certificate>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    if let Some(resource) = route {
+        controller = controller.owns_with(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            resource,
+            watcher::Config::default(),
+        );
+    }
+    controller
+        .watches(
+            domains,
+            watcher::Config::default(),
+            move |changed: CustomDomain| {
+                store
+                    .state()
+                    .iter()
+                    .filter(|d| {
+                        d.spec.hostname == changed.spec.hostname && d.uid() != changed.uid()
+                    })
+                    .map(|d| ObjectRef::from_obj(&**d))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile_domain, error_policy, ctx)
+        .for_each(|result| {
+            match result {
+                Ok((object, _)) => tracing::debug!(domain = %object, "reconciled"),
+                Err(error) => tracing::warn!(%error, "reconcile error"),
+            }
+            futures::future::ready(())
+        })
+        .await;
+}
