@@ -821,8 +821,18 @@ fn patch(
                 Ok(ops) => ops,
                 Err(e) => return bad_request(format!("invalid JSON patch: {e}")),
             };
-            if let Err(e) = json_patch::patch(&mut next, &ops) {
-                return invalid(format!("the server rejected our request: {e}"));
+            for op in ops.0 {
+                // As the API server's JSON patch does, a `test` for null passes on a missing
+                // path (kube-runtime's finalizer helper relies on it).
+                if let json_patch::PatchOperation::Test(test) = &op
+                    && test.value.is_null()
+                    && next.pointer(test.path.as_str()).is_none()
+                {
+                    continue;
+                }
+                if let Err(e) = json_patch::patch(&mut next, &[op]) {
+                    return invalid(format!("the server rejected our request: {e}"));
+                }
             }
         }
         // A strategic merge patch is treated as a merge patch (lists are replaced whole).

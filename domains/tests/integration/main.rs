@@ -4,10 +4,12 @@
 //!   scripts/install-deps.sh) serving the customer's zone.
 //! - `cli`: the `dns01-domains check` command against `named`, both exit codes.
 //! - `crd`: the committed CRD manifest equals the generated one.
+//! - `controller`: the controller on kube-runtime against the fake Kubernetes API and `named`.
 
 // Helpers outside `#[test]` functions panic on purpose: a failed setup is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check;
 mod cli;
+mod controller;
 mod crd;

@@ -278,7 +278,6 @@ async fn delete_waits_for_finalizers_and_keeps_owner_references() {
     let fake = KubeFake::start().await;
     let api = widget_api(&fake, "ns").await;
     let mut held = widget("w", 1);
-    held.metadata.finalizers = Some(vec!["example.dns01.dev/cleanup".to_owned()]);
     held.metadata.owner_references = Some(vec![
         k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
             api_version: "v1".into(),
@@ -290,6 +289,29 @@ async fn delete_waits_for_finalizers_and_keeps_owner_references() {
         },
     ]);
     api.create(&PostParams::default(), &held).await.unwrap();
+    // kube-runtime adds its finalizer with a `test` for null on the missing list first, which
+    // the API server passes.
+    let add: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["example.dns01.dev/cleanup"]},
+    ]))
+    .unwrap();
+    api.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Json::<()>(add.clone()),
+    )
+    .await
+    .unwrap();
+    let twice = api
+        .patch("w", &PatchParams::default(), &Patch::Json::<()>(add))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status_code(&twice),
+        Some(422),
+        "the list exists now: {twice}"
+    );
     let answer = api.delete("w", &DeleteParams::default()).await.unwrap();
     assert!(
         answer.is_left(),

@@ -1,0 +1,401 @@
+//! The controller end to end: kube-runtime against the fake Kubernetes API from `testkit`
+//! (generic object store: CRUD, watch, `/status`, server-side apply, finalizers) and a real
+//! `named` serving the customer's zone. The test stands in for cert-manager: once the
+//! controller has applied the Certificate, the test writes the Secret and `Ready=True`.
+//!
+//! The BIND harness lets a key update only TXT records, so "the customer creates the records"
+//! is a second `named` serving the zone with them, and a small UDP relay in front of both that
+//! the checker asks: switching the relay is, for the checker, the zone changing at its
+//! authoritative server.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dns01_core::{Fqdn, ZoneName};
+use dns01_domains::check::{Bootstrap, Checker};
+use dns01_domains::controller::{self, Config};
+use dns01_domains::crd::{
+    CustomDomain, CustomDomainSpec, Hostname, IssuerRef, ServiceTarget, Target,
+};
+use dns01_domains::reconcile::{DELETE_AFTER_ANNOTATION, RouteMode, Settings};
+use dns01_domains::records::Platform;
+use dns01_testkit::bind::{Bind, BindZone};
+use dns01_testkit::kubefake::{KubeFake, ResourceKind};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::{Value, json};
+use tokio::net::UdpSocket;
+
+const ZONE: &str = "customer.test";
+const HOST: &str = "app.customer.test";
+
+/// A UDP DNS relay to one upstream at a time.
+struct Relay {
+    addr: SocketAddr,
+    upstream: Arc<Mutex<SocketAddr>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Self {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        let upstream = Arc::new(Mutex::new(upstream));
+        let to = upstream.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let query = buf[..n].to_vec();
+                let upstream = *to.lock().unwrap();
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                    relay.send_to(&query, upstream).await.unwrap();
+                    let mut answer = vec![0u8; 4096];
+                    if let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_secs(2), relay.recv(&mut answer)).await
+                    {
+                        let _ = socket.send_to(&answer[..n], from).await;
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            upstream,
+            task,
+        }
+    }
+
+    fn switch(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
+    }
+}
+
+fn delegation(namespace: &str) -> String {
+    dns01_core::delegation::delegated_name(
+        &Fqdn::parse(HOST).unwrap(),
+        namespace,
+        &ZoneName::parse("acme.platform.test").unwrap(),
+    )
+    .unwrap()
+    .to_absolute_string()
+}
+
+/// A `named` serving the customer's zone with the traffic CNAME and a delegation made for
+/// `namespace` (none with `None`).
+fn customer_dns(namespace: Option<&str>) -> Bind {
+    let mut zone = BindZone::new(ZONE);
+    if let Some(ns) = namespace {
+        zone = zone
+            .record("app IN CNAME edge.platform.test.")
+            .record(&format!("_acme-challenge.app IN CNAME {}", delegation(ns)));
+    }
+    Bind::builder().zone(zone).start().unwrap()
+}
+
+fn domains() -> ResourceKind {
+    ResourceKind::new("domains.dns01.dev/v1alpha1", "customdomains")
+}
+fn certificates() -> ResourceKind {
+    ResourceKind::new("cert-manager.io/v1", "certificates")
+}
+fn ingresses() -> ResourceKind {
+    ResourceKind::new("networking.k8s.io/v1", "ingresses")
+}
+fn secrets() -> ResourceKind {
+    ResourceKind::new("v1", "secrets")
+}
+
+struct Env {
+    fake: KubeFake,
+    client: kube::Client,
+    relay: Relay,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(dns: &Bind) -> Env {
+    let fake = KubeFake::start().await;
+    fake.status_subresource(&domains());
+    let client =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let relay = Relay::start(dns.addr()).await;
+    let checker = Checker::new(Bootstrap::Static {
+        zone: ZoneName::parse(ZONE).unwrap(),
+        servers: vec![relay.addr],
+    })
+    .timeout(Duration::from_millis(500));
+    let platform = Platform {
+        validation_zone: ZoneName::parse("acme.platform.test").unwrap(),
+        traffic_hostname: Fqdn::parse("edge.platform.test").unwrap(),
+        addresses: vec![],
+    };
+    let mut config = Config::new(platform, checker);
+    config.settings = Settings {
+        route: RouteMode::Ingress { class: None },
+        issuing_poll: Duration::from_millis(500),
+        check_delay_cap: Some(Duration::from_secs(1)),
+    };
+    config.error_requeue = Duration::from_millis(500);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(controller::run(client.clone(), config, async move {
+        let _ = stopped.await;
+    }));
+    Env {
+        fake,
+        client,
+        relay,
+        _stop: stop,
+    }
+}
+
+fn custom_domain(name: &str) -> CustomDomain {
+    CustomDomain::new(
+        name,
+        CustomDomainSpec {
+            hostname: Hostname::parse(HOST).unwrap(),
+            target: Target::Service(ServiceTarget {
+                name: "web".into(),
+                port: 8080,
+            }),
+            issuer_ref: IssuerRef {
+                name: "letsencrypt".into(),
+                kind: "Issuer".into(),
+                group: None,
+            },
+            wildcard: false,
+        },
+    )
+}
+
+async fn create(env: &Env, namespace: &str) {
+    let api: Api<CustomDomain> = Api::namespaced(env.client.clone(), namespace);
+    api.create(&PostParams::default(), &custom_domain("app"))
+        .await
+        .unwrap();
+}
+
+/// Polls `f` until it gives a value, for up to 20 s.
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn condition(domain: &Value, type_: &str) -> Option<(String, String, String)> {
+    domain["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (s("status"), s("reason"), s("message"))
+        })
+}
+
+/// Waits until the CustomDomain `ns/app` has condition `type_` with `reason`.
+async fn domain_condition(
+    env: &Env,
+    ns: &str,
+    type_: &str,
+    reason: &str,
+) -> (String, String, String) {
+    for _ in 0..200 {
+        let found = env
+            .fake
+            .object(&domains(), ns, "app")
+            .and_then(|d| condition(&d, type_))
+            .filter(|c| c.1 == reason);
+        if let Some(found) = found {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests: Vec<String> = env
+        .fake
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let stored = env.fake.object(&domains(), ns, "app");
+    panic!("timed out waiting for {ns} {type_} {reason}: {stored:#?}\nrequests: {requests:#?}");
+}
+
+#[tokio::test]
+async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_its_deletion_keeps_the_secret()
+ {
+    let before = customer_dns(None);
+    let after = customer_dns(Some("team-a"));
+    let env = start(&before).await;
+    create(&env, "team-a").await;
+
+    // The records to create are listed, missing.
+    let missing = domain_condition(&env, "team-a", "Ready", "RecordNotFound").await;
+    assert_eq!(missing.0, "False");
+    let stored = env.fake.object(&domains(), "team-a", "app").unwrap();
+    assert_eq!(
+        stored["metadata"]["finalizers"],
+        json!(["domains.dns01.dev/cleanup"])
+    );
+    let records = stored["status"]["requiredRecords"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records.iter().all(|r| r["found"] == false), "{records:?}");
+    assert!(
+        records.iter().any(|r| r["value"] == delegation("team-a")),
+        "{records:?}"
+    );
+    assert!(env.fake.object(&certificates(), "team-a", "app").is_none());
+
+    // The customer creates the records: the controller verifies them and asks for a certificate.
+    env.relay.switch(after.addr());
+    let certificate = eventually("the Certificate", || {
+        env.fake.object(&certificates(), "team-a", "app")
+    })
+    .await;
+    assert_eq!(certificate["spec"]["dnsNames"], json!([HOST]));
+    assert_eq!(certificate["spec"]["secretName"], "app-tls");
+    assert_eq!(
+        certificate["metadata"]["ownerReferences"][0]["uid"],
+        stored["metadata"]["uid"]
+    );
+    assert_eq!(
+        env.fake.field_managers(&certificates(), "team-a", "app"),
+        ["dns01-domains"]
+    );
+    domain_condition(&env, "team-a", "CertificateReady", "Issuing").await;
+    assert!(
+        env.fake.object(&ingresses(), "team-a", "app").is_none(),
+        "no traffic before the certificate"
+    );
+
+    // cert-manager's part: the Secret and Ready=True.
+    env.fake.put(
+        &secrets(),
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"namespace": "team-a", "name": "app-tls",
+                         "annotations": {"cert-manager.io/certificate-name": "app"}},
+            "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
+        }),
+    );
+    env.fake.merge(&certificates(), "team-a", "app", &json!({"status": {"conditions": [
+        {"type": "Ready", "status": "True", "reason": "Ready", "message": "Certificate is up to date and has not expired"}]}}));
+
+    let ingress = eventually("the Ingress", || {
+        env.fake.object(&ingresses(), "team-a", "app")
+    })
+    .await;
+    assert_eq!(ingress["spec"]["tls"][0]["secretName"], "app-tls");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "web"
+    );
+    let ready = domain_condition(&env, "team-a", "Ready", "Ready").await;
+    assert_eq!(ready.0, "True");
+    let events = env.fake.objects(
+        &ResourceKind::new("events.k8s.io/v1", "events"),
+        Some("team-a"),
+    );
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(
+        reasons.contains(&"RecordNotFound") && reasons.contains(&"Ready"),
+        "{reasons:?}"
+    );
+
+    // Steady state: more reconciles (the capped schedule checks every second), no writes.
+    let writes = env.fake.write_count("customdomains.domains.dns01.dev");
+    let cert_writes = env.fake.write_count("certificates.cert-manager.io");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.fake.write_count("customdomains.domains.dns01.dev"),
+        writes,
+        "no status write without a change"
+    );
+    assert_eq!(
+        env.fake.write_count("certificates.cert-manager.io"),
+        cert_writes
+    );
+
+    // Deletion: route and Certificate go, the Secret stays with its delete-after time.
+    let api: Api<CustomDomain> = Api::namespaced(env.client.clone(), "team-a");
+    api.delete("app", &DeleteParams::default()).await.unwrap();
+    eventually("the CustomDomain gone", || {
+        env.fake
+            .object(&domains(), "team-a", "app")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(env.fake.object(&certificates(), "team-a", "app").is_none());
+    assert!(env.fake.object(&ingresses(), "team-a", "app").is_none());
+    let secret = env
+        .fake
+        .object(&secrets(), "team-a", "app-tls")
+        .expect("the Secret is kept");
+    let after = secret["metadata"]["annotations"][DELETE_AFTER_ANNOTATION]
+        .as_str()
+        .unwrap();
+    let after: k8s_openapi::jiff::Timestamp = after.parse().unwrap();
+    let left = after.as_second() - k8s_openapi::jiff::Timestamp::now().as_second();
+    let week = 7 * 86_400;
+    assert!(
+        (week - 60..=week).contains(&left),
+        "seven days from the deletion: {after}"
+    );
+}
+
+#[tokio::test]
+async fn a_delegation_made_for_another_namespace_gets_no_certificate_and_names_the_right_record() {
+    let dns = customer_dns(Some("team-b"));
+    let env = start(&dns).await;
+    create(&env, "team-a").await;
+    let (status, _, message) =
+        domain_condition(&env, "team-a", "DelegationVerified", "RecordMismatch").await;
+    assert_eq!(status, "False");
+    assert!(message.contains(&delegation("team-a")), "{message}");
+    assert!(
+        message.contains(&delegation("team-b")),
+        "says what it found: {message}"
+    );
+    // A few more checks change nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(env.fake.object(&certificates(), "team-a", "app").is_none());
+    assert!(env.fake.object(&ingresses(), "team-a", "app").is_none());
+    assert_eq!(env.fake.write_count("certificates.cert-manager.io"), 0);
+}
+
+#[tokio::test]
+async fn the_same_hostname_in_two_namespaces_gives_one_conflict() {
+    let dns = customer_dns(Some("team-a"));
+    let env = start(&dns).await;
+    create(&env, "team-a").await;
+    domain_condition(&env, "team-a", "DelegationVerified", "Verified").await;
+    create(&env, "team-b").await;
+    let (_, _, message) = domain_condition(&env, "team-b", "DelegationVerified", "Conflict").await;
+    assert!(message.contains("namespace team-a"), "{message}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let a = env.fake.object(&domains(), "team-a", "app").unwrap();
+    assert_eq!(condition(&a, "DelegationVerified").unwrap().1, "Verified");
+    let certs = env.fake.objects(&certificates(), None);
+    let owners: Vec<&str> = certs
+        .iter()
+        .filter_map(|c| c["metadata"]["namespace"].as_str())
+        .collect();
+    assert_eq!(owners, ["team-a"]);
+}
