@@ -368,7 +368,7 @@ async fn execute(
             },
             reason: transition.reason.clone(),
             note: Some(transition.note.chars().take(1024).collect()),
-            action: "Reconcile".to_owned(),
+            action: transition.condition.clone(),
             secondary: None,
         };
         // Events are informative: a refused one must not stop the reconcile.

@@ -136,6 +136,9 @@ pub enum ChildAction<T> {
 /// A Kubernetes Event to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    /// The condition type (the Event's `action`, so that kube-runtime's Recorder keeps one
+    /// series per condition and reason).
+    pub condition: String,
     /// A Warning (else Normal).
     pub warning: bool,
     /// The condition's new reason.
@@ -336,6 +339,7 @@ fn transitions(old: &[Condition], new: &[Condition]) -> Vec<Transition> {
                 .any(|o| o.type_ == c.type_ && o.status == c.status && o.reason == c.reason)
         })
         .map(|c| Transition {
+            condition: c.type_.clone(),
             warning: WARNINGS.contains(&c.reason.as_str()),
             reason: c.reason.clone(),
             note: format!("{} {}: {}", c.type_, c.status, c.message),
