@@ -28,7 +28,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -41,6 +41,7 @@ use crate::certmanager::{Certificate, Challenge};
 use crate::check::{CheckReport, CheckRequest, Checker};
 use crate::crd::CustomDomain;
 use crate::error::{Error, Result};
+use crate::health::Readiness;
 use crate::reconcile::{
     ChildAction, DELETE_AFTER_ANNOTATION, Observed, Plan, RECHECK_ANNOTATION, Settings, reconcile,
     secret_name,
@@ -466,14 +467,34 @@ pub fn error_policy(domain: Arc<CustomDomain>, error: &Error, ctx: Arc<Context>)
 
 /// Runs the controller until `shutdown` completes: CustomDomains in every namespace, the
 /// Certificates and routes they own, and the rivals of a hostname when one of them changes.
+/// `ready` is set once the API server lists CustomDomains for the controller.
 pub async fn run(
     client: Client,
     config: Config,
+    ready: Readiness,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let domains: Api<CustomDomain> = Api::all(client.clone());
     let controller = Controller::new(domains.clone(), watcher::Config::default());
     let store = controller.store();
+    // Ready once the API server lists CustomDomains for this controller (the CRD is served and
+    // RBAC allows it). Not `store.wait_until_ready()`: kube-runtime 5's DelayedInit keeps one
+    // waker, so a second task waiting on it steals the controller's wake-up or loses its own.
+    let probe = domains.clone();
+    tokio::spawn(async move {
+        loop {
+            match probe.list_metadata(&ListParams::default().limit(1)).await {
+                Ok(_) => {
+                    ready.set();
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot list CustomDomains yet");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+    });
     let route = config.settings.route.api_resource();
     let ctx = Context::new(client.clone(), config, store.clone());
     let mut controller = controller.owns(

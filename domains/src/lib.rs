@@ -55,6 +55,7 @@ pub mod conditions;
 pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod health;
 pub mod reconcile;
 pub mod records;
 

@@ -3,6 +3,8 @@
 //! - `check <hostname>`: prints the records a customer must create and what each authoritative
 //!   server answers now; exits 0 when everything is in place, 1 while anything is unmet (so a
 //!   pipeline can wait on it), 2 when the check could not run.
+//! - `controller`: runs the CustomDomain controller in the cluster of the kubeconfig (or the
+//!   in-cluster service account), with `/healthz` and `/readyz` on `--health-addr`.
 //! - `crd`: prints the CustomDomain CustomResourceDefinition.
 
 use std::fmt::Write as _;
@@ -13,7 +15,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use dns01_core::{Fqdn, ZoneName};
 use dns01_domains::check::{Bootstrap, CheckReport, CheckRequest, Checker};
+use dns01_domains::controller::Config;
 use dns01_domains::crd::Hostname;
+use dns01_domains::health::Readiness;
+use dns01_domains::reconcile::RouteMode;
 use dns01_domains::records::{Platform, platform_records};
 
 #[derive(Debug, Parser)]
@@ -28,8 +33,58 @@ enum Command {
     /// Prints the records to create for a hostname and what each authoritative server answers
     /// now. Exits 0 when all is in place, 1 while anything is unmet, 2 on error.
     Check(CheckArgs),
+    /// Runs the CustomDomain controller until SIGTERM or Ctrl-C.
+    Controller(ControllerArgs),
     /// Prints the CustomDomain CustomResourceDefinition as YAML.
     Crd,
+}
+
+/// How traffic is routed to a CustomDomain's Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RouteKind {
+    /// A networking.k8s.io/v1 Ingress.
+    Ingress,
+    /// A gateway.networking.k8s.io/v1 HTTPRoute attached to --gateway.
+    Httproute,
+    /// No route: the platform's own router serves the hostnames.
+    None,
+}
+
+#[derive(Debug, clap::Args)]
+struct ControllerArgs {
+    /// The platform's validation zone, where `_acme-challenge` CNAMEs point.
+    #[arg(long, env = "DNS01_VALIDATION_ZONE")]
+    validation_zone: String,
+    /// The platform's traffic hostname, where subdomain CNAMEs (and apex ALIASes) point.
+    #[arg(long, env = "DNS01_TRAFFIC_HOSTNAME")]
+    traffic_hostname: String,
+    /// A fixed address of the platform for apex domains (repeatable).
+    #[arg(long = "address")]
+    addresses: Vec<IpAddr>,
+    /// How traffic is routed.
+    #[arg(long, value_enum, default_value_t = RouteKind::Ingress)]
+    route: RouteKind,
+    /// `spec.ingressClassName` of the Ingresses (with --route ingress).
+    #[arg(long)]
+    ingress_class: Option<String>,
+    /// The Gateway HTTPRoutes attach to, as namespace/name (with --route httproute).
+    #[arg(long, required_if_eq("route", "httproute"))]
+    gateway: Option<String>,
+    /// The CA's CAA issuer domain to evaluate CAA for (letsencrypt.org).
+    #[arg(long)]
+    ca: Option<String>,
+    /// Days a deleted domain's certificate Secret is kept.
+    #[arg(long, default_value_t = 7)]
+    secret_grace_days: u64,
+    /// The resolver that finds zones and their nameservers (IP or IP:port); the system's by default.
+    #[arg(long)]
+    resolver: Option<String>,
+    /// Where `/healthz` and `/readyz` are served.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    health_addr: SocketAddr,
+    /// Log as JSON lines.
+    #[arg(long)]
+    json_logs: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +133,7 @@ async fn main() -> ExitCode {
             })
             .map_err(anyhow::Error::from),
         Command::Check(args) => check(args).await,
+        Command::Controller(args) => controller(args).await.map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -113,6 +169,77 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if args.json_logs {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let platform = Platform {
+        validation_zone: ZoneName::parse(&args.validation_zone)?,
+        traffic_hostname: Fqdn::parse(&args.traffic_hostname)?,
+        addresses: args.addresses,
+    };
+    let route = match args.route {
+        RouteKind::Ingress => RouteMode::Ingress {
+            class: args.ingress_class,
+        },
+        RouteKind::Httproute => {
+            let gateway = args.gateway.unwrap_or_default();
+            let (namespace, name) = gateway.split_once('/').ok_or_else(|| {
+                anyhow::anyhow!("--gateway {gateway:?} must be namespace/name, e.g. platform/edge")
+            })?;
+            RouteMode::HttpRoute {
+                gateway: name.to_owned(),
+                namespace: namespace.to_owned(),
+            }
+        }
+        RouteKind::None => RouteMode::None,
+    };
+    let bootstrap = match args.resolver.as_deref() {
+        None => Bootstrap::System,
+        Some(text) => Bootstrap::Resolver(parse_resolver(text)?),
+    };
+    let mut config = Config::new(platform, Checker::new(bootstrap));
+    config.settings.route = route;
+    config.ca = args.ca;
+    config.secret_grace = Duration::from_secs(args.secret_grace_days.saturating_mul(86_400));
+    let client = kube::Client::try_default().await?;
+    let ready = Readiness::default();
+    let listener = tokio::net::TcpListener::bind(args.health_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "health endpoints listening");
+    let router = dns01_domains::health::router(ready.clone());
+    let health = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    dns01_domains::controller::run(client, config, ready, shutdown_signal()).await;
+    let _ = health.await;
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 fn parse_resolver(text: &str) -> anyhow::Result<SocketAddr> {

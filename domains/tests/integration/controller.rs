@@ -147,7 +147,8 @@ async fn start(dns: &Bind) -> Env {
     };
     config.error_requeue = Duration::from_millis(500);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(controller::run(client.clone(), config, async move {
+    let ready = dns01_domains::health::Readiness::default();
+    tokio::spawn(controller::run(client.clone(), config, ready, async move {
         let _ = stopped.await;
     }));
     Env {
@@ -398,4 +399,92 @@ async fn the_same_hostname_in_two_namespaces_gives_one_conflict() {
         .filter_map(|c| c["metadata"]["namespace"].as_str())
         .collect();
     assert_eq!(owners, ["team-a"]);
+}
+
+/// Polls `url` until it answers `want`.
+async fn answers(url: &str, want: u16) -> bool {
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(url).await
+            && r.status().as_u16() == want
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn the_controller_command_serves_health_reconciles_and_stops_on_sigterm() {
+    let fake = KubeFake::start().await;
+    fake.status_subresource(&domains());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
+             clusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
+             users: [{{name: fake, user: {{token: t0ken}}}}]\n\
+             contexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\n",
+            fake.url().as_str().trim_end_matches('/')
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dns01-domains"))
+        .args([
+            "controller",
+            "--validation-zone",
+            "acme.platform.test",
+            "--traffic-hostname",
+            "edge.platform.test",
+            "--route",
+            "httproute",
+            "--gateway",
+            "platform/edge",
+            "--health-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert!(answers(&format!("http://127.0.0.1:{port}/healthz"), 200).await);
+    assert!(
+        answers(&format!("http://127.0.0.1:{port}/readyz"), 200).await,
+        "ready once CustomDomains can be listed"
+    );
+
+    let client =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let api: Api<CustomDomain> = Api::namespaced(client, "team-a");
+    api.create(&PostParams::default(), &custom_domain("app"))
+        .await
+        .unwrap();
+    eventually("the finalizer and a status", || {
+        let d = fake.object(&domains(), "team-a", "app")?;
+        (d["metadata"]["finalizers"] == json!(["domains.dns01.dev/cleanup"]))
+            .then(|| condition(&d, "Ready"))
+            .flatten()
+    })
+    .await;
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("it stops within 10 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }
