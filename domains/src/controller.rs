@@ -1,4 +1,4 @@
-//! The controller around [`reconcile`](crate::reconcile::reconcile): it watches CustomDomains
+//! The controller around [`reconcile`]: it watches CustomDomains
 //! (and the Certificates and routes they own), gathers what [`Observed`] needs, executes the
 //! [`Plan`] with kube-rs, and handles deletion through a finalizer.
 //!
@@ -222,7 +222,8 @@ fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 404)
 }
 
-/// Reconciles one CustomDomain: the finalizer, then [`apply`] or the cleanup on deletion.
+/// Reconciles one CustomDomain: the finalizer, then the checks and actions, or the cleanup on
+/// deletion.
 ///
 /// # Errors
 /// [`Error::Finalizer`] wrapping what failed (an API call, most often); the controller retries

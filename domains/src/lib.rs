@@ -4,7 +4,8 @@
 //! [`CustomDomain`](crd::CustomDomain); this crate computes the records the customer must
 //! create, checks them at the zone's authoritative servers (each one separately), evaluates
 //! CAA for the issuer's CA, and turns what it found into Kubernetes conditions and a re-check
-//! time.
+//! time; its controller acts on that: a cert-manager Certificate once the delegation proves
+//! control, then the route, with the status kept live.
 //!
 //! - [`crd`]: the `CustomDomain` resource (`domains.dns01.dev/v1alpha1`).
 //! - [`records`]: the records to create (traffic CNAME / A / AAAA / ALIAS, and the permanent
@@ -13,6 +14,12 @@
 //! - [`caa`]: CAA evaluation (RFC 8659).
 //! - [`conditions`]: conditions and their merge (status patched only on change).
 //! - [`backoff`]: when to check again (Cloudflare's schedule, 7-day expiry, daily once ready).
+//! - [`reconcile`]: the controller's decisions as a pure function (status, Certificate, route,
+//!   conflicts, events, requeue).
+//! - [`controller`]: the kube-runtime controller that gathers observations and executes them
+//!   (finalizer, server-side apply, Events, the Secret kept after deletion).
+//! - [`certmanager`]: the cert-manager `Certificate` and `Challenge` fields the controller uses.
+//! - [`health`]: `/healthz` and `/readyz`.
 //!
 //! ## Checking a hostname
 //!

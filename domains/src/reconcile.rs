@@ -19,7 +19,7 @@
 //!   the status shows the problem. Only a conflict or the deletion of the domain removes them.
 //! - **Writes only on change.** Children are applied only when what is stored does not already
 //!   carry the desired fields, and the status is patched only when
-//!   [`needs_patch`](crate::conditions::needs_patch) says so.
+//!   [`needs_patch`] says so.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
