@@ -359,6 +359,24 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
         (week - 60..=week).contains(&left),
         "seven days from the deletion: {after}"
     );
+
+    // Re-created within the grace period: the same Secret is reused and kept for good again.
+    create(&env, "team-a").await;
+    eventually("the Certificate again", || {
+        env.fake.object(&certificates(), "team-a", "app")
+    })
+    .await;
+    let secret = env.fake.object(&secrets(), "team-a", "app-tls").unwrap();
+    assert!(
+        secret["metadata"]["annotations"]
+            .get(DELETE_AFTER_ANNOTATION)
+            .is_none(),
+        "{secret}"
+    );
+    assert_eq!(
+        secret["data"]["tls.crt"], "Y2VydA==",
+        "the same certificate"
+    );
 }
 
 #[tokio::test]
