@@ -43,8 +43,8 @@ use crate::crd::CustomDomain;
 use crate::error::{Error, Result};
 use crate::health::Readiness;
 use crate::reconcile::{
-    ChildAction, DELETE_AFTER_ANNOTATION, Observed, Plan, RECHECK_ANNOTATION, Settings, reconcile,
-    secret_name,
+    ChildAction, DELETE_AFTER_ANNOTATION, Observed, Plan, RECHECK_ANNOTATION, RETAINED_LABEL,
+    Settings, reconcile, secret_name,
 };
 use crate::records::{Platform, required_records};
 
@@ -68,6 +68,8 @@ pub struct Config {
     pub secret_grace: Duration,
     /// The wait before retrying a reconcile that failed.
     pub error_requeue: Duration,
+    /// How often kept Secrets past their delete-after time are looked for.
+    pub sweep_interval: Duration,
 }
 
 impl Config {
@@ -82,6 +84,7 @@ impl Config {
             field_manager: "dns01-domains".to_owned(),
             secret_grace: Duration::from_secs(7 * 24 * 3600),
             error_requeue: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -436,7 +439,11 @@ async fn keep_secret(
     if annotations.get(DELETE_AFTER_ANNOTATION) == value.as_ref() {
         return Ok(());
     }
-    let patch = json!({"metadata": {"annotations": {DELETE_AFTER_ANNOTATION: value}}});
+    let label = value.as_ref().map(|_| "true");
+    let patch = json!({"metadata": {
+        "annotations": {DELETE_AFTER_ANNOTATION: value},
+        "labels": {RETAINED_LABEL: label},
+    }});
     secrets
         .patch(&secret_name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -464,6 +471,52 @@ async fn cleanup(domain: &CustomDomain, namespace: &str, ctx: &Context) -> Resul
 pub fn error_policy(domain: Arc<CustomDomain>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(domain = %domain.name_any(), error = %crate::conditions::error_chain(error), "reconcile failed");
     Action::requeue(ctx.config.error_requeue)
+}
+
+/// Deletes the certificate Secrets kept after their CustomDomain was deleted whose
+/// delete-after time is past `now` (only those labelled [`RETAINED_LABEL`] and annotated
+/// [`DELETE_AFTER_ANNOTATION`]; the delete carries their uid and resourceVersion, so a Secret
+/// reclaimed meanwhile by a re-created domain is not deleted). Returns how many went.
+///
+/// # Errors
+/// [`Error::Kube`] when the Secrets cannot be listed, or one cannot be deleted for another
+/// reason than having changed or gone.
+pub async fn sweep_retained_secrets(client: &Client, now: Timestamp) -> Result<usize> {
+    let secrets: Api<Secret> = Api::all(client.clone());
+    let listed = secrets
+        .list(&ListParams::default().labels(&format!("{RETAINED_LABEL}=true")))
+        .await
+        .map_err(kube_error("list retained Secrets"))?;
+    let mut deleted = 0;
+    for secret in listed.items {
+        let due = secret
+            .annotations()
+            .get(DELETE_AFTER_ANNOTATION)
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .is_some_and(|after| after <= now);
+        let Some(namespace) = secret.namespace().filter(|_| due) else {
+            continue;
+        };
+        let params = DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                resource_version: secret.resource_version(),
+                uid: secret.uid(),
+            }),
+            ..DeleteParams::default()
+        };
+        let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+        match api.delete(&secret.name_any(), &params).await {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
+            Err(source) => {
+                return Err(Error::Kube {
+                    action: "delete a retained Secret",
+                    source,
+                });
+            }
+        }
+    }
+    Ok(deleted)
 }
 
 /// Runs the controller until `shutdown` completes: CustomDomains in every namespace, the
@@ -497,6 +550,25 @@ pub async fn run(
         }
     });
     let route = config.settings.route.api_resource();
+    let sweeper = {
+        let client = client.clone();
+        let interval = config.sweep_interval;
+        tokio::spawn(async move {
+            loop {
+                match sweep_retained_secrets(&client, Timestamp::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        deleted = n,
+                        "deleted kept certificate Secrets past their grace period"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(error = %crate::conditions::error_chain(&error), "sweep of kept Secrets failed")
+                    }
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    };
     let ctx = Context::new(client.clone(), config, store.clone());
     let mut controller = controller.owns(
         Api::<Certificate>::all(client.clone()),
@@ -534,4 +606,5 @@ pub async fn run(
             futures::future::ready(())
         })
         .await;
+    sweeper.abort();
 }

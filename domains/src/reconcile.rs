@@ -46,6 +46,8 @@ pub const RECHECK_ANNOTATION: &str = "domains.dns01.dev/recheck";
 /// On a certificate Secret kept after its CustomDomain was deleted: when it may be deleted
 /// (RFC 3339).
 pub const DELETE_AFTER_ANNOTATION: &str = "domains.dns01.dev/delete-after";
+/// The label (value `true`) on such a Secret, so that the sweep can list them.
+pub const RETAINED_LABEL: &str = "domains.dns01.dev/retained";
 
 /// How traffic reaches a `service` target.
 #[derive(Debug, Clone, PartialEq, Eq)]

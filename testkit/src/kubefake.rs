@@ -1006,8 +1006,13 @@ fn delete(state: &Shared, target: &Target, name: &str, body: &[u8]) -> Response 
     let Some(current) = s.objects.get(&key) else {
         return not_found(&target.resource, name);
     };
-    let precondition = options["preconditions"]["resourceVersion"].as_str();
-    if precondition.is_some_and(|rv| Some(rv) != current["metadata"]["resourceVersion"].as_str()) {
+    let preconditions = &options["preconditions"];
+    let stale = ["resourceVersion", "uid"].iter().any(|field| {
+        preconditions[field]
+            .as_str()
+            .is_some_and(|want| Some(want) != current["metadata"][field].as_str())
+    });
+    if stale {
         return conflict(&target.resource, name);
     }
     match s.delete(&key) {

@@ -18,7 +18,7 @@ use dns01_domains::controller::{self, Config};
 use dns01_domains::crd::{
     CustomDomain, CustomDomainSpec, Hostname, IssuerRef, ServiceTarget, Target,
 };
-use dns01_domains::reconcile::{DELETE_AFTER_ANNOTATION, RouteMode, Settings};
+use dns01_domains::reconcile::{DELETE_AFTER_ANNOTATION, RETAINED_LABEL, RouteMode, Settings};
 use dns01_domains::records::Platform;
 use dns01_testkit::bind::{Bind, BindZone};
 use dns01_testkit::kubefake::{KubeFake, ResourceKind};
@@ -349,6 +349,7 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
         .fake
         .object(&secrets(), "team-a", "app-tls")
         .expect("the Secret is kept");
+    assert_eq!(secret["metadata"]["labels"][RETAINED_LABEL], "true");
     let after = secret["metadata"]["annotations"][DELETE_AFTER_ANNOTATION]
         .as_str()
         .unwrap();
@@ -505,4 +506,37 @@ async fn the_controller_command_serves_health_reconciles_and_stops_on_sigterm() 
         .expect("it stops within 10 s")
         .unwrap();
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_only_kept_secrets_past_their_delete_after_time() {
+    let fake = KubeFake::start().await;
+    let secret = |ns: &str, name: &str, label: bool, after: &str| {
+        let mut s = json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"namespace": ns, "name": name,
+                         "annotations": {DELETE_AFTER_ANNOTATION: after}},
+        });
+        if label {
+            s["metadata"]["labels"] = json!({RETAINED_LABEL: "true"});
+        }
+        fake.put(&secrets(), s);
+    };
+    secret("team-a", "past", true, "2026-01-01T00:00:00Z");
+    secret("team-b", "past-too", true, "2026-06-01T00:00:00Z");
+    secret("team-a", "future", true, "2099-01-01T00:00:00Z");
+    secret("team-a", "not-ours", false, "2026-01-01T00:00:00Z");
+    let client =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let now: k8s_openapi::jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+    let deleted = controller::sweep_retained_secrets(&client, now)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    let left: Vec<String> = fake
+        .objects(&secrets(), None)
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, ["future", "not-ours"]);
 }
