@@ -63,6 +63,7 @@ pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod health;
+pub mod leader;
 pub mod reconcile;
 pub mod records;
 

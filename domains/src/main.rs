@@ -18,6 +18,7 @@ use dns01_domains::check::{Bootstrap, CheckReport, CheckRequest, Checker};
 use dns01_domains::controller::Config;
 use dns01_domains::crd::Hostname;
 use dns01_domains::health::Readiness;
+use dns01_domains::leader::{Elector, Timings};
 use dns01_domains::reconcile::RouteMode;
 use dns01_domains::records::{Platform, platform_records};
 
@@ -85,6 +86,18 @@ struct ControllerArgs {
     /// Log as JSON lines.
     #[arg(long)]
     json_logs: bool,
+    /// Run only while holding a coordination.k8s.io Lease (several replicas, one active).
+    #[arg(long)]
+    leader_election: bool,
+    /// The Lease's namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// The Lease's name.
+    #[arg(long, default_value = "dns01-domains")]
+    lease_name: String,
+    /// This replica's name on the Lease (the pod name); random when not given.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -221,8 +234,58 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
             .with_graceful_shutdown(shutdown_signal())
             .await
     });
-    dns01_domains::controller::run(client, config, ready, shutdown_signal()).await;
-    let _ = health.await;
+    let elector = args.leader_election.then(|| {
+        let identity = args
+            .identity
+            .unwrap_or_else(|| format!("dns01-domains-{:08x}", fastrand::u32(..)));
+        Elector::new(
+            client.clone(),
+            &args.lease_namespace,
+            &args.lease_name,
+            &identity,
+            Timings::default(),
+        )
+    });
+    let mut lost = false;
+    if let Some(elector) = &elector {
+        tokio::select! {
+            acquired = elector.acquire() => acquired?,
+            () = shutdown_signal() => {
+                health.abort();
+                return Ok(());
+            }
+        }
+        tracing::info!("leading: this replica runs the controller");
+        let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = elector.clone();
+        tokio::spawn(async move {
+            holder.hold().await;
+            let _ = lost_tx.send(());
+        });
+        let stop = async move {
+            tokio::select! {
+                () = shutdown_signal() => false,
+                _ = lost_rx => true,
+            }
+        };
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<bool>();
+        let shutdown = async move {
+            let _ = stopped_tx.send(stop.await);
+        };
+        dns01_domains::controller::run(client, config, ready, shutdown).await;
+        lost = stopped_rx.await.unwrap_or(false);
+        if !lost {
+            elector.release().await?;
+        }
+    } else {
+        dns01_domains::controller::run(client, config, ready, shutdown_signal()).await;
+    }
+    health.abort();
+    if lost {
+        anyhow::bail!(
+            "lost the leader Lease; exiting so that this replica starts over as a follower"
+        );
+    }
     Ok(())
 }
 

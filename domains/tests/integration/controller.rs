@@ -434,7 +434,7 @@ async fn answers(url: &str, want: u16) -> bool {
 }
 
 #[tokio::test]
-async fn the_controller_command_serves_health_reconciles_and_stops_on_sigterm() {
+async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_lease_on_sigterm() {
     let fake = KubeFake::start().await;
     fake.status_subresource(&domains());
     let dir = tempfile::tempdir().unwrap();
@@ -468,6 +468,11 @@ async fn the_controller_command_serves_health_reconciles_and_stops_on_sigterm() 
             "platform/edge",
             "--health-addr",
             &format!("127.0.0.1:{port}"),
+            "--leader-election",
+            "--lease-namespace",
+            "dns01",
+            "--identity",
+            "replica-1",
         ])
         .env("KUBECONFIG", &kubeconfig)
         .kill_on_drop(true)
@@ -493,6 +498,11 @@ async fn the_controller_command_serves_health_reconciles_and_stops_on_sigterm() 
     })
     .await;
 
+    let lease = fake
+        .lease("dns01", "dns01-domains")
+        .expect("the leader Lease");
+    assert_eq!(lease["spec"]["holderIdentity"], "replica-1");
+
     let pid = child.id().unwrap().to_string();
     assert!(
         std::process::Command::new("kill")
@@ -506,6 +516,11 @@ async fn the_controller_command_serves_health_reconciles_and_stops_on_sigterm() 
         .expect("it stops within 10 s")
         .unwrap();
     assert!(status.success(), "{status}");
+    let lease = fake.lease("dns01", "dns01-domains").unwrap();
+    assert!(
+        lease["spec"]["holderIdentity"].is_null(),
+        "released on SIGTERM: {lease}"
+    );
 }
 
 #[tokio::test]

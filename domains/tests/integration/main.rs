@@ -5,6 +5,7 @@
 //! - `cli`: the `dns01-domains check` command against `named`, both exit codes.
 //! - `crd`: the committed CRD manifest equals the generated one.
 //! - `controller`: the controller on kube-runtime against the fake Kubernetes API and `named`.
+//! - `leader`: Lease leader election against the fake API.
 //! - `mockapi`: one reconcile's exact requests against a `tower-test` mock API server.
 
 // Helpers outside `#[test]` functions panic on purpose: a failed setup is a failed test.
@@ -14,4 +15,5 @@ mod check;
 mod cli;
 mod controller;
 mod crd;
+mod leader;
 mod mockapi;
