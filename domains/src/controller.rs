@@ -42,6 +42,7 @@ use crate::check::{CheckReport, CheckRequest, Checker};
 use crate::crd::CustomDomain;
 use crate::error::{Error, Result};
 use crate::health::Readiness;
+use crate::metrics::{CheckOutcome, Metrics};
 use crate::reconcile::{
     ChildAction, DELETE_AFTER_ANNOTATION, Observed, Plan, RECHECK_ANNOTATION, RETAINED_LABEL,
     Settings, reconcile, secret_name,
@@ -101,6 +102,7 @@ struct LastCheck {
 /// What every reconcile shares.
 pub struct Context {
     client: Client,
+    metrics: Arc<Metrics>,
     config: Config,
     domains: Store<CustomDomain>,
     recorder: Recorder,
@@ -118,7 +120,12 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// A context; `domains` is the reflector store of every CustomDomain (rivals for a hostname
     /// are looked up in it).
-    pub fn new(client: Client, config: Config, domains: Store<CustomDomain>) -> Arc<Self> {
+    pub fn new(
+        client: Client,
+        config: Config,
+        domains: Store<CustomDomain>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let reporter = Reporter {
             controller: config.field_manager.clone(),
             instance: std::env::var("POD_NAME").ok(),
@@ -126,6 +133,7 @@ impl Context {
         Arc::new(Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            metrics,
             config,
             domains,
             checks: Mutex::new(HashMap::new()),
@@ -177,6 +185,7 @@ impl Context {
             namespace,
             &self.config.platform,
         );
+        let started = std::time::Instant::now();
         let result = match requirements {
             Ok(requirements) => {
                 self.config
@@ -191,6 +200,12 @@ impl Context {
             }
             Err(e) => Err(e),
         };
+        let outcome = match &result {
+            Ok(report) if report.all_met() => CheckOutcome::Met,
+            Ok(_) => CheckOutcome::Unmet,
+            Err(_) => CheckOutcome::Error,
+        };
+        self.metrics.observe_check(outcome, started.elapsed());
         let check = LastCheck {
             generation,
             recheck,
@@ -292,6 +307,8 @@ async fn apply(domain: &CustomDomain, namespace: &str, ctx: &Context) -> Result<
         others: &others,
     };
     let plan = reconcile(domain, &observed, &ctx.config.settings, now);
+    ctx.metrics
+        .set_domain(&domain.uid().unwrap_or_default(), Some(&plan.status));
     if checked_now {
         check.next_due = plan.status.next_check.as_ref().map(|t| t.0);
         ctx.remember(domain.uid().unwrap_or_default(), check);
@@ -464,6 +481,8 @@ async fn cleanup(domain: &CustomDomain, namespace: &str, ctx: &Context) -> Resul
         .ok();
     keep_secret(domain, namespace, ctx, delete_after).await?;
     ctx.forget(&domain.uid().unwrap_or_default());
+    ctx.metrics
+        .set_domain(&domain.uid().unwrap_or_default(), None);
     Ok(Action::await_change())
 }
 
@@ -526,6 +545,7 @@ pub async fn run(
     client: Client,
     config: Config,
     ready: Readiness,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let domains: Api<CustomDomain> = Api::all(client.clone());
@@ -569,7 +589,7 @@ pub async fn run(
             }
         })
     };
-    let ctx = Context::new(client.clone(), config, store.clone());
+    let ctx = Context::new(client.clone(), config, store.clone(), metrics);
     let mut controller = controller.owns(
         Api::<Certificate>::all(client.clone()),
         watcher::Config::default(),

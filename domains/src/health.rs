@@ -1,4 +1,5 @@
-//! Health endpoints for the controller: `GET /healthz` answers 200 while the process serves,
+//! Health and metrics endpoints for the controller: `GET /metrics` (see [`crate::metrics`]),
+//! `GET /healthz` answers 200 while the process serves,
 //! `GET /readyz` answers 200 once the API server lists CustomDomains for the controller (the
 //! CRD is installed and RBAC allows it; 503 before).
 //!
@@ -7,7 +8,8 @@
 //! # async fn main() {
 //! use tower::ServiceExt as _;
 //! let ready = dns01_domains::health::Readiness::default();
-//! let app = dns01_domains::health::router(ready.clone());
+//! let metrics = std::sync::Arc::new(dns01_domains::metrics::Metrics::default());
+//! let app = dns01_domains::health::router(ready.clone(), metrics);
 //! let get = |path: &str| axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
 //! assert_eq!(app.clone().oneshot(get("/readyz")).await.unwrap().status(), 503);
 //! ready.set();
@@ -20,8 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::get;
+
+use crate::metrics::Metrics;
 
 /// Whether the controller is ready; cheap to clone, shared with the router.
 #[derive(Debug, Clone, Default)]
@@ -39,12 +43,25 @@ impl Readiness {
     }
 }
 
-/// `/healthz` and `/readyz`.
-pub fn router(ready: Readiness) -> Router {
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn router(ready: Readiness, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(ready)
+        .route(
+            "/metrics",
+            get(|State(metrics): State<Arc<Metrics>>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    metrics.encode(),
+                )
+            })
+            .with_state(metrics),
+        )
 }
 
 async fn readyz(State(ready): State<Readiness>) -> (StatusCode, &'static str) {

@@ -19,7 +19,9 @@
 //! - [`controller`]: the kube-runtime controller that gathers observations and executes them
 //!   (finalizer, server-side apply, Events, the Secret kept after deletion).
 //! - [`certmanager`]: the cert-manager `Certificate` and `Challenge` fields the controller uses.
-//! - [`health`]: `/healthz` and `/readyz`.
+//! - [`health`]: `/healthz`, `/readyz` and `/metrics`.
+//! - [`metrics`]: domains by condition, checks by outcome, check latency.
+//! - [`leader`]: Lease leader election.
 //!
 //! ## Checking a hostname
 //!
@@ -64,6 +66,7 @@ pub mod crd;
 pub mod error;
 pub mod health;
 pub mod leader;
+pub mod metrics;
 pub mod reconcile;
 pub mod records;
 

@@ -228,7 +228,8 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
     let ready = Readiness::default();
     let listener = tokio::net::TcpListener::bind(args.health_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "health endpoints listening");
-    let router = dns01_domains::health::router(ready.clone());
+    let metrics = std::sync::Arc::new(dns01_domains::metrics::Metrics::default());
+    let router = dns01_domains::health::router(ready.clone(), metrics.clone());
     let health = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown_signal())
@@ -272,13 +273,13 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         let shutdown = async move {
             let _ = stopped_tx.send(stop.await);
         };
-        dns01_domains::controller::run(client, config, ready, shutdown).await;
+        dns01_domains::controller::run(client, config, ready, metrics, shutdown).await;
         lost = stopped_rx.await.unwrap_or(false);
         if !lost {
             elector.release().await?;
         }
     } else {
-        dns01_domains::controller::run(client, config, ready, shutdown_signal()).await;
+        dns01_domains::controller::run(client, config, ready, metrics, shutdown_signal()).await;
     }
     health.abort();
     if lost {

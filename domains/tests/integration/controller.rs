@@ -148,9 +148,16 @@ async fn start(dns: &Bind) -> Env {
     config.error_requeue = Duration::from_millis(500);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let ready = dns01_domains::health::Readiness::default();
-    tokio::spawn(controller::run(client.clone(), config, ready, async move {
-        let _ = stopped.await;
-    }));
+    let metrics = std::sync::Arc::new(dns01_domains::metrics::Metrics::default());
+    tokio::spawn(controller::run(
+        client.clone(),
+        config,
+        ready,
+        metrics,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Env {
         fake,
         client,
@@ -497,6 +504,29 @@ async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_
             .flatten()
     })
     .await;
+
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |prefix: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+    };
+    let ready = line("dns01_domains_domains{condition=\"Ready\"").expect("domains by condition");
+    assert!(ready.ends_with(" 1"), "one domain: {ready}");
+    assert!(
+        line("dns01_domains_checks_total{outcome=").is_some(),
+        "{metrics}"
+    );
+    assert!(
+        line("dns01_domains_check_duration_seconds_count").is_some_and(|l| !l.ends_with(" 0")),
+        "{metrics}"
+    );
 
     let lease = fake
         .lease("dns01", "dns01-domains")

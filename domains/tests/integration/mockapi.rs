@@ -178,7 +178,8 @@ async fn reconcile_once(
         traffic_hostname: Fqdn::parse("edge.platform.test").unwrap(),
         addresses: vec![],
     };
-    let ctx = Context::new(client, Config::new(platform, checker), store);
+    let metrics = std::sync::Arc::new(dns01_domains::metrics::Metrics::default());
+    let ctx = Context::new(client, Config::new(platform, checker), store, metrics);
     tokio::time::timeout(
         Duration::from_secs(10),
         reconcile_domain(domain.into(), ctx),
