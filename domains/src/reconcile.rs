@@ -394,9 +394,9 @@ pub fn reconcile(
 
     // The route: wanted once the certificate is ready (and kept after), never in conflict.
     let wanted_route = desired_route(domain, &settings.route);
+    let routable = wanted_route.is_some();
     let route = match (rival, observed.route, wanted_route) {
-        (Some(_), Some(_), _) => ChildAction::Delete,
-        (_, Some(_), None) => ChildAction::Delete,
+        (Some(_), Some(_), _) | (_, Some(_), None) => ChildAction::Delete,
         (None, Some(stored), Some(wanted)) => {
             if covers(&stored.data["spec"], &wanted.data["spec"]) {
                 ChildAction::Keep
@@ -410,7 +410,7 @@ pub fn reconcile(
         _ => ChildAction::Keep,
     };
     let route_state = match (&route, observed.route) {
-        _ if desired_route(domain, &settings.route).is_none() => RouteState::Disabled,
+        _ if !routable => RouteState::Disabled,
         (ChildAction::Apply(_), _) | (ChildAction::Keep, Some(_)) => RouteState::Routed,
         _ => RouteState::NotRouted,
     };
@@ -449,11 +449,14 @@ pub fn reconcile(
         old.map(|o| o.conditions.as_slice()).unwrap_or_default(),
         &status.conditions,
     );
-    let issuing = matches!(
-        cert_state,
-        CertificateState::Issuing { .. } | CertificateState::NotRequested
-    ) && matches!(certificate, ChildAction::Apply(_) | ChildAction::Keep)
-        && (observed.certificate.is_some() || matches!(certificate, ChildAction::Apply(_)));
+    // While a Certificate exists (or is being applied) and is not issued, look again soon:
+    // the Challenge that says why is not watched.
+    let certificate_exists = match &certificate {
+        ChildAction::Apply(_) => true,
+        ChildAction::Delete => false,
+        ChildAction::Keep => observed.certificate.is_some(),
+    };
+    let issuing = certificate_exists && cert_state != CertificateState::Ready;
     let scheduled = status.next_check.as_ref().map(|next| until(now, next));
     let requeue_after = match (scheduled, issuing) {
         (Some(s), true) => Some(s.min(settings.issuing_poll)),
