@@ -123,7 +123,12 @@ struct Env {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// The controller against `dns`, its schedule capped at 1 s.
 async fn start(dns: &Bind) -> Env {
+    start_with(dns, Some(Duration::from_secs(1))).await
+}
+
+async fn start_with(dns: &Bind, cap: Option<Duration>) -> Env {
     let fake = KubeFake::start().await;
     fake.status_subresource(&domains());
     let client =
@@ -143,7 +148,7 @@ async fn start(dns: &Bind) -> Env {
     config.settings = Settings {
         route: RouteMode::Ingress { class: None },
         issuing_poll: Duration::from_millis(500),
-        check_delay_cap: Some(Duration::from_secs(1)),
+        check_delay_cap: cap,
     };
     config.error_requeue = Duration::from_millis(500);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -584,4 +589,32 @@ async fn the_sweep_deletes_only_kept_secrets_past_their_delete_after_time() {
         .map(|s| s["metadata"]["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(left, ["future", "not-ours"]);
+}
+
+#[tokio::test]
+async fn the_recheck_annotation_checks_at_once_and_nothing_is_checked_before_it_is_due() {
+    let before = customer_dns(None);
+    let after = customer_dns(Some("team-a"));
+    // Cloudflare's schedule as in production: the next check is 60 s away.
+    let env = start_with(&before, None).await;
+    create(&env, "team-a").await;
+    domain_condition(&env, "team-a", "DelegationVerified", "RecordNotFound").await;
+    env.relay.switch(after.addr());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let d = env.fake.object(&domains(), "team-a", "app").unwrap();
+    assert_eq!(
+        condition(&d, "DelegationVerified").unwrap().1,
+        "RecordNotFound",
+        "no check before nextCheck"
+    );
+    let api: Api<CustomDomain> = Api::namespaced(env.client.clone(), "team-a");
+    let annotate = json!({"metadata": {"annotations": {"domains.dns01.dev/recheck": "1"}}});
+    api.patch(
+        "app",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&annotate),
+    )
+    .await
+    .unwrap();
+    domain_condition(&env, "team-a", "DelegationVerified", "Verified").await;
 }
