@@ -365,9 +365,22 @@ pub fn reconcile(
     let rival = conflict_with(domain, observed.others, verified_now);
     let rival_namespace = rival.map(|r| r.namespace().unwrap_or_default());
 
+    // Objects of the domain's name that it does not own are never written or deleted.
+    let owned = |meta: &ObjectMeta| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == domain.metadata.uid.as_ref())
+    };
+    let stored_certificate = observed.certificate.filter(|c| owned(&c.metadata));
+    let foreign_certificate = observed.certificate.is_some() && stored_certificate.is_none();
+    let stored_route = observed.route.filter(|r| owned(&r.metadata));
+    let foreign_route = observed.route.is_some() && stored_route.is_none();
+
     // The Certificate: wanted once verified (and kept through a regression), never in conflict.
     let wanted_certificate = desired_certificate(domain);
-    let certificate = match (rival, observed.certificate) {
+    let certificate = match (rival, stored_certificate) {
+        _ if foreign_certificate => ChildAction::Keep,
         (Some(_), Some(_)) => ChildAction::Delete,
         (Some(_), None) => ChildAction::Keep,
         (None, Some(stored)) => {
@@ -388,14 +401,22 @@ pub fn reconcile(
         (None, None) => ChildAction::Keep,
     };
     let cert_state = match &certificate {
+        _ if foreign_certificate => CertificateState::Failed {
+            message: format!(
+                "a Certificate named {} that this CustomDomain does not own is in the way; \
+                 delete or rename it",
+                domain.name_any()
+            ),
+        },
         ChildAction::Delete => CertificateState::NotRequested,
-        _ => certificate_state(observed.certificate, observed.challenge_reason),
+        _ => certificate_state(stored_certificate, observed.challenge_reason),
     };
 
     // The route: wanted once the certificate is ready (and kept after), never in conflict.
     let wanted_route = desired_route(domain, &settings.route);
     let routable = wanted_route.is_some();
-    let route = match (rival, observed.route, wanted_route) {
+    let route = match (rival, stored_route, wanted_route) {
+        _ if foreign_route => ChildAction::Keep,
         (Some(_), Some(_), _) | (_, Some(_), None) => ChildAction::Delete,
         (None, Some(stored), Some(wanted)) => {
             if covers(&stored.data["spec"], &wanted.data["spec"]) {
@@ -409,7 +430,7 @@ pub fn reconcile(
         }
         _ => ChildAction::Keep,
     };
-    let route_state = match (&route, observed.route) {
+    let route_state = match (&route, stored_route) {
         _ if !routable => RouteState::Disabled,
         (ChildAction::Apply(_), _) | (ChildAction::Keep, Some(_)) => RouteState::Routed,
         _ => RouteState::NotRouted,
@@ -454,7 +475,7 @@ pub fn reconcile(
     let certificate_exists = match &certificate {
         ChildAction::Apply(_) => true,
         ChildAction::Delete => false,
-        ChildAction::Keep => observed.certificate.is_some(),
+        ChildAction::Keep => stored_certificate.is_some(),
     };
     let issuing = certificate_exists && cert_state != CertificateState::Ready;
     let scheduled = status.next_check.as_ref().map(|next| until(now, next));
@@ -1021,6 +1042,41 @@ mod tests {
             Some(Duration::from_secs(30)),
             "issuing polls for the Challenge"
         );
+    }
+
+    #[test]
+    fn objects_of_the_same_name_the_domain_does_not_own_are_left_alone() {
+        let d = domain("team-a", 0);
+        let all = report(true, true, &[]);
+        let mut cert = certificate(&d, Some(("True", None)));
+        cert.metadata.owner_references = None;
+        let mut route = desired_route(&d, &RouteMode::Ingress { class: None }).unwrap();
+        route.metadata.owner_references = None;
+        route.data["spec"] = json!({"rules": [{"host": "other.example"}]});
+        let obs = Observed {
+            certificate: Some(&cert),
+            route: Some(&route),
+            ..observed(&all)
+        };
+        let plan = reconcile(&d, &obs, &Settings::default(), at(100));
+        assert_eq!(
+            (kind(&plan.certificate), kind(&plan.route)),
+            ("keep", "keep")
+        );
+        let (status, reason, message) = condition(&plan, "CertificateReady");
+        assert_eq!((status, reason), ("False", "IssuanceFailed"));
+        assert!(message.contains("does not own"), "{message}");
+        assert_eq!(condition(&plan, "Routed").0, "False");
+        // The same objects owned by the domain are its own: kept, and the route corrected.
+        let mut mine = route.clone();
+        mine.metadata.owner_references = d.controller_owner_ref(&()).map(|o| vec![o]);
+        let obs = Observed {
+            route: Some(&mine),
+            certificate: None,
+            ..observed(&all)
+        };
+        let plan = reconcile(&d, &obs, &Settings::default(), at(100));
+        assert_eq!(kind(&plan.route), "apply");
     }
 
     #[test]
