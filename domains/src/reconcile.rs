@@ -17,6 +17,9 @@
 //! - **A regression is reported, not enforced.** Once created, the Certificate and route stay
 //!   while the DNS check regresses (a transient DNS fault must not take a serving domain down);
 //!   the status shows the problem. Only a conflict or the deletion of the domain removes them.
+//! - **Only its own objects.** A Certificate or route of the domain's name whose
+//!   ownerReference does not carry the domain's uid is never applied over or deleted; a
+//!   foreign Certificate in the way shows as `IssuanceFailed`.
 //! - **Writes only on change.** Children are applied only when what is stored does not already
 //!   carry the desired fields, and the status is patched only when
 //!   [`needs_patch`] says so.
