@@ -1,0 +1,189 @@
+//! `dns01-registry-janitor`: garbage collection in a read-only window that always ends.
+//!
+//! Exit status: 0 done; 1 failed, registry read-write again; 2 bad usage; 3 **the registry
+//! was left read-only** (an operator must act; the next run restores it first).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dns01_registry_janitor::{
+    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ProcessSwitch, Switch, WriteProbe,
+    parse_duration,
+};
+
+/// Exit status when the registry may still refuse writes.
+const EXIT_LEFT_READ_ONLY: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "dns01-registry-janitor", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Collects garbage in a read-only window that always ends: prints a JSON summary.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SwitchKind {
+    /// The janitor restarts `docker-registry serve` itself with read-only on or off.
+    Process,
+    /// Operator-given commands.
+    Command,
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    /// The registry's base URL, for the write probes.
+    #[arg(long, env = "JANITOR_REGISTRY")]
+    registry: String,
+    /// How the registry is switched.
+    #[arg(long, value_enum, default_value = "process")]
+    switch: SwitchKind,
+    /// Where the lock file and the read-only record live.
+    #[arg(long, default_value = "/var/lib/dns01-registry-janitor")]
+    state_dir: PathBuf,
+    /// The collector is killed past this (`30m`).
+    #[arg(long, default_value = "30m")]
+    collector_deadline: String,
+    /// How long to wait for writes to be refused or accepted after a switch.
+    #[arg(long, default_value = "30s")]
+    probe_timeout: String,
+    /// Keep repositories left empty.
+    #[arg(long)]
+    no_prune: bool,
+    /// process: the registry's configuration file.
+    #[arg(long, required_if_eq("switch", "process"))]
+    registry_config: Option<PathBuf>,
+    /// process: the `docker-registry` binary.
+    #[arg(long, default_value = "docker-registry")]
+    registry_bin: PathBuf,
+    /// process: the registry's pid file (default: <state-dir>/registry.pid).
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// process: the registry's log (default: <state-dir>/registry.log).
+    #[arg(long)]
+    log_file: Option<PathBuf>,
+    /// process: extra collector options (`--delete-untagged` is refused on 2.x).
+    #[arg(long = "collector-arg", allow_hyphen_values = true)]
+    collector_args: Vec<String>,
+    /// command: makes the registry read-only.
+    #[arg(long, required_if_eq("switch", "command"))]
+    read_only_cmd: Option<String>,
+    /// command: makes it read-write.
+    #[arg(long, required_if_eq("switch", "command"))]
+    read_write_cmd: Option<String>,
+    /// command: runs the collector.
+    #[arg(long, required_if_eq("switch", "command"))]
+    collect_cmd: Option<String>,
+    /// command: the storage root, to prune empty repositories and count bytes freed.
+    #[arg(long)]
+    storage: Option<PathBuf>,
+}
+
+fn which(bin: &std::path::Path) -> PathBuf {
+    if bin.components().count() > 1 {
+        return bin.to_owned();
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| bin.to_owned())
+}
+
+async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.state_dir)?;
+    let switch: Arc<dyn Switch> = match args.switch {
+        SwitchKind::Process => Arc::new(ProcessSwitch::new(
+            which(&args.registry_bin),
+            args.registry_config.clone().unwrap_or_default(),
+            args.pid_file
+                .clone()
+                .unwrap_or_else(|| args.state_dir.join("registry.pid")),
+            args.log_file
+                .clone()
+                .unwrap_or_else(|| args.state_dir.join("registry.log")),
+            args.collector_args.clone(),
+        )),
+        SwitchKind::Command => Arc::new(CommandSwitch {
+            read_only: args.read_only_cmd.clone().unwrap_or_default(),
+            read_write: args.read_write_cmd.clone().unwrap_or_default(),
+            collect: args.collect_cmd.clone().unwrap_or_default(),
+            storage: args.storage.clone(),
+            switch_timeout: parse_duration("--probe-timeout", &args.probe_timeout)?,
+        }),
+    };
+    let gc = Gc {
+        switch,
+        lock: Arc::new(FileLock::new(args.state_dir.join("janitor.lock"))),
+        journal: Arc::new(FileJournal::new(
+            args.state_dir.join("readonly-record.json"),
+        )),
+        probe: WriteProbe::new(
+            &args.registry,
+            parse_duration("--probe-timeout", &args.probe_timeout)?,
+        )?,
+        options: GcOptions {
+            collector_deadline: parse_duration("--collector-deadline", &args.collector_deadline)?,
+            prune: !args.no_prune,
+        },
+    };
+    let run_id = format!(
+        "gc-{}-{}",
+        jiff::Timestamp::now().as_second(),
+        std::process::id()
+    );
+    let summary = gc.run(&run_id, shutdown_signal()).await;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(if summary.left_read_only {
+        ExitCode::from(EXIT_LEFT_READ_ONLY)
+    } else if summary.error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves with the name of the first SIGTERM or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gc(args) => gc(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
