@@ -11,6 +11,10 @@
 //!   [`ProcessSwitch`] supervises `docker-registry serve` itself, [`CommandSwitch`] runs
 //!   operator-given commands. Collector options unsafe on Distribution 2.8
 //!   (`--delete-untagged`, which deletes multi-arch images' children) are refused.
+//! - Retention: [`policy`] (YAML, per project or repository), [`inventory`] (what the
+//!   registry holds, index children followed), [`plan`] (what goes and why the rest stays;
+//!   a manifest a kept index lists stays, a digest a [`workload`] uses stays, with its
+//!   children and the indexes containing it), [`apply`] (deletes by digest).
 //!
 //! ```no_run
 //! # async fn run() -> dns01_registry_janitor::Result<()> {
@@ -40,18 +44,26 @@
 
 pub mod error;
 pub mod gc;
+pub mod inventory;
 pub mod lock;
+pub mod plan;
+pub mod policy;
 pub mod probe;
 pub mod record;
 pub mod storage;
 pub mod switch;
+pub mod workload;
 
 pub use error::{Error, Result};
 pub use gc::{Gc, GcOptions, GcSummary};
+pub use inventory::Inventory;
 pub use lock::{FileLock, Lock};
+pub use plan::{Action, Plan, apply, plan};
+pub use policy::Policy;
 pub use probe::{WriteProbe, Writes};
 pub use record::{FileJournal, Journal, Record};
 pub use switch::{CommandSwitch, ProcessSwitch, Switch};
+pub use workload::{ImageUse, StaticWorkloads, Workload, WorkloadSource};
 
 /// Parses a duration or age: a number and a unit, `s`, `m`, `h`, `d` or `w` (`90s`, `30d`).
 ///

@@ -1,5 +1,8 @@
 //! `dns01-registry-janitor`: garbage collection in a read-only window that always ends.
 //!
+//! - `gc`: the maintenance window (with `--policy`, retention deletions first).
+//! - `plan` / `apply`: retention: what goes and why the rest stays / delete it.
+//!
 //! Exit status: 0 done; 1 failed, registry read-write again; 2 bad usage; 3 **the registry
 //! was left read-only** (an operator must act; the next run restores it first).
 
@@ -7,10 +10,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dns01_registry::{Client, Repository};
 use dns01_registry_janitor::{
-    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ProcessSwitch, Switch, WriteProbe,
-    parse_duration,
+    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Plan, Policy, ProcessSwitch,
+    StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply, inventory, parse_duration,
+    plan,
 };
 
 /// Exit status when the registry may still refuse writes.
@@ -26,7 +32,44 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Collects garbage in a read-only window that always ends: prints a JSON summary.
-    Gc(GcArgs),
+    /// With --policy, retention deletions happen first (writes are refused in the window).
+    Gc(Box<GcArgs>),
+    /// Prints what retention would delete, and why each kept item is kept.
+    Plan(PlanArgs),
+    /// Deletes what `plan` lists for deletion, by digest.
+    Apply(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// The registry's base URL.
+    #[arg(long, env = "JANITOR_REGISTRY")]
+    registry: String,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RetentionArgs {
+    /// The retention policy (YAML: defaults, projects, repositories).
+    #[arg(long = "policy")]
+    policy: Option<PathBuf>,
+    /// The registry's filesystem storage root: untagged manifests are listed from it (the
+    /// distribution API cannot list them).
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// Images in use, a YAML list of {image, namespace, kind, name}: never deleted.
+    #[arg(long)]
+    workloads: Option<PathBuf>,
+    /// Names workloads use for this registry (default: the host:port of --registry).
+    #[arg(long = "host")]
+    hosts: Vec<String>,
+    /// Only these repositories (default: the whole catalog).
+    #[arg(long = "repository")]
+    repositories: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -57,6 +100,8 @@ struct GcArgs {
     /// Keep repositories left empty.
     #[arg(long)]
     no_prune: bool,
+    #[command(flatten)]
+    retention: RetentionArgs,
     /// process: the registry's configuration file.
     #[arg(long, required_if_eq("switch", "process"))]
     registry_config: Option<PathBuf>,
@@ -151,6 +196,100 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn client(registry: &str) -> anyhow::Result<Client> {
+    Ok(Client::builder(registry).build()?)
+}
+
+async fn retention_plan(
+    registry: &str,
+    args: &RetentionArgs,
+    storage: Option<PathBuf>,
+) -> anyhow::Result<Plan> {
+    let policy = match &args.policy {
+        Some(p) => Policy::from_yaml(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("in {}", p.display()))?,
+        None => Policy::default(),
+    };
+    let uses = match &args.workloads {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_yaml_ng::from_str::<Vec<ImageUse>>(&text)
+                .with_context(|| format!("in {}", p.display()))?
+        }
+        None => Vec::new(),
+    };
+    let uses = StaticWorkloads(uses).uses().await?;
+    let client = Arc::new(client(registry)?);
+    let mut hosts = args.hosts.clone();
+    if hosts.is_empty() {
+        let url = client.base_url();
+        hosts.push(match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        });
+    }
+    let repos = if args.repositories.is_empty() {
+        None
+    } else {
+        Some(
+            args.repositories
+                .iter()
+                .map(|r| Repository::parse(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    let inventory = inventory::read(&client, repos, storage.as_deref()).await?;
+    Ok(plan(
+        &inventory,
+        &policy,
+        &uses,
+        &hosts,
+        jiff::Timestamp::now(),
+    ))
+}
+
+async fn plan_cmd(args: PlanArgs, apply_it: bool) -> anyhow::Result<ExitCode> {
+    let plan = retention_plan(
+        &args.registry,
+        &args.retention,
+        args.retention.storage.clone(),
+    )
+    .await?;
+    if !apply_it {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        } else {
+            print!("{}", plan.to_text());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let applied = apply(&client(&args.registry)?, &plan).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"plan": plan, "applied": applied}))?
+        );
+    } else {
+        print!("{}", plan.to_text());
+        println!(
+            "deleted {}, failed {}",
+            applied.deleted.len(),
+            applied.failed.len()
+        );
+        for f in &applied.failed {
+            println!("FAILED {f}");
+        }
+    }
+    Ok(if applied.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// Resolves with the name of the first SIGTERM or SIGINT.
 async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
@@ -177,7 +316,9 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Gc(args) => gc(args).await,
+        Command::Gc(args) => gc(*args).await,
+        Command::Plan(args) => plan_cmd(args, false).await,
+        Command::Apply(args) => plan_cmd(args, true).await,
     };
     match result {
         Ok(code) => code,

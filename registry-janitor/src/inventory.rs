@@ -1,0 +1,260 @@
+//! What a registry holds, read through its API: repositories, tags, manifests (index
+//! children followed), blob sizes, image creation times. Untagged manifests cannot be listed
+//! through the distribution API; with a storage root, the janitor reads their digests from
+//! `_manifests/revisions` and fetches them through the API like the rest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use dns01_registry::{Client, Digest, Manifest, Reference, Repository, Tag};
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::storage;
+
+/// Requests in flight at once while reading a registry.
+const CONCURRENCY: usize = 16;
+
+/// One manifest of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestInfo {
+    /// Its media type.
+    pub media_type: String,
+    /// Its own size in bytes.
+    pub size: u64,
+    /// An index's children (empty for an image).
+    pub children: Vec<Digest>,
+    /// An image's blobs with their sizes (config and layers; empty for an index).
+    pub blobs: Vec<(Digest, u64)>,
+    /// When the image was created (its config's `created`; for an index, its newest
+    /// child's), when known.
+    pub created: Option<jiff::Timestamp>,
+}
+
+/// One repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RepoInventory {
+    /// Tag → digest.
+    pub tags: BTreeMap<Tag, Digest>,
+    /// Every manifest found: tagged, index children, and (with a storage root) untagged.
+    pub manifests: BTreeMap<Digest, ManifestInfo>,
+}
+
+impl RepoInventory {
+    /// The tags pointing at `digest`.
+    pub fn tags_of(&self, digest: &Digest) -> Vec<&Tag> {
+        self.tags
+            .iter()
+            .filter(|(_, d)| *d == digest)
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// The indexes of this repository that list `digest`.
+    pub fn parents_of(&self, digest: &Digest) -> Vec<&Digest> {
+        self.manifests
+            .iter()
+            .filter(|(_, m)| m.children.contains(digest))
+            .map(|(d, _)| d)
+            .collect()
+    }
+}
+
+/// A registry's content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    /// Repository → its content.
+    pub repositories: BTreeMap<Repository, RepoInventory>,
+}
+
+/// Reads `repositories` (every repository of `_catalog` when `None`); with `storage_root`,
+/// untagged manifests are found in the filesystem layout too.
+///
+/// # Errors
+/// When the registry does not answer, or a listed manifest cannot be read.
+pub async fn read(
+    client: &Arc<Client>,
+    repositories: Option<Vec<Repository>>,
+    storage_root: Option<&Path>,
+) -> Result<Inventory> {
+    let repos = match repositories {
+        Some(r) => r,
+        None => client.catalog(None).await?,
+    };
+    let entries: Vec<(Repository, RepoInventory)> = futures::stream::iter(repos)
+        .map(|repo| {
+            let client = client.clone();
+            async move {
+                let inv = read_repo(&client, &repo, storage_root).await?;
+                Ok::<_, Error>((repo, inv))
+            }
+        })
+        .buffer_unordered(4)
+        .try_collect()
+        .await?;
+    Ok(Inventory {
+        repositories: entries.into_iter().collect(),
+    })
+}
+
+async fn read_repo(
+    client: &Arc<Client>,
+    repo: &Repository,
+    storage_root: Option<&Path>,
+) -> Result<RepoInventory> {
+    let tags = match client.tags(repo, None).await {
+        Ok(t) => t,
+        Err(dns01_registry::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let heads: Vec<(Tag, Digest)> = futures::stream::iter(tags)
+        .map(|tag| async move {
+            let head = client
+                .manifest_head(repo, &Reference::Tag(tag.clone()))
+                .await?;
+            Ok::<_, Error>((tag, head.digest))
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut inv = RepoInventory {
+        tags: heads.into_iter().collect(),
+        manifests: BTreeMap::new(),
+    };
+    let mut todo: BTreeSet<Digest> = inv.tags.values().cloned().collect();
+    if let Some(root) = storage_root {
+        todo.extend(revisions(root, repo)?);
+    }
+    // Breadth-first through index children.
+    while !todo.is_empty() {
+        let batch: Vec<Digest> = std::mem::take(&mut todo)
+            .into_iter()
+            .filter(|d| !inv.manifests.contains_key(d))
+            .collect();
+        let fetched: Vec<(Digest, ManifestInfo)> = futures::stream::iter(batch)
+            .map(|digest| async move {
+                let info = read_manifest(client, repo, &digest).await?;
+                Ok::<_, Error>((digest, info))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (digest, info) in fetched {
+            todo.extend(
+                info.children
+                    .iter()
+                    .filter(|c| !inv.manifests.contains_key(*c))
+                    .cloned(),
+            );
+            inv.manifests.insert(digest, info);
+        }
+    }
+    // An index is as new as its newest child.
+    let created: Vec<(Digest, Option<jiff::Timestamp>)> = inv
+        .manifests
+        .iter()
+        .filter(|(_, m)| !m.children.is_empty())
+        .map(|(d, m)| {
+            let newest = m
+                .children
+                .iter()
+                .filter_map(|c| inv.manifests.get(c)?.created)
+                .max();
+            (d.clone(), newest)
+        })
+        .collect();
+    for (d, c) in created {
+        if let Some(m) = inv.manifests.get_mut(&d)
+            && m.created.is_none()
+        {
+            m.created = c;
+        }
+    }
+    Ok(inv)
+}
+
+async fn read_manifest(
+    client: &Client,
+    repo: &Repository,
+    digest: &Digest,
+) -> Result<ManifestInfo> {
+    let fetched = client
+        .manifest_get(repo, &Reference::Digest(digest.clone()))
+        .await?;
+    let size = fetched.bytes.len() as u64;
+    let media_type = fetched.media_type.clone();
+    Ok(match fetched.parse()? {
+        Manifest::Index(index) => ManifestInfo {
+            media_type,
+            size,
+            children: index.children().cloned().collect(),
+            blobs: Vec::new(),
+            created: index
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("org.opencontainers.image.created"))
+                .and_then(|c| c.parse().ok()),
+        },
+        Manifest::Image(image) => {
+            let created = config_created(client, repo, &image.config.digest).await;
+            ManifestInfo {
+                media_type,
+                size,
+                children: Vec::new(),
+                blobs: image.blobs().map(|b| (b.digest.clone(), b.size)).collect(),
+                created,
+            }
+        }
+    })
+}
+
+/// The image config's `created`, when it has one (configs are small; an unreadable one
+/// leaves the age unknown, which no age rule deletes).
+async fn config_created(
+    client: &Client,
+    repo: &Repository,
+    digest: &Digest,
+) -> Option<jiff::Timestamp> {
+    let mut blob = client.blob_get(repo, digest).await.ok()?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = blob.next().await {
+        bytes.extend_from_slice(&chunk.ok()?);
+        if bytes.len() > 4 << 20 {
+            return None;
+        }
+    }
+    let config: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    config["created"].as_str()?.parse().ok()
+}
+
+/// The manifest digests under `_manifests/revisions` of `repo` in a filesystem storage.
+///
+/// # Errors
+/// When the directory exists but cannot be read.
+pub fn revisions(root: &Path, repo: &Repository) -> Result<Vec<Digest>> {
+    let dir = storage::v2(root)
+        .join("repositories")
+        .join(repo.as_str())
+        .join("_manifests/revisions");
+    let mut found = Vec::new();
+    let Ok(algs) = std::fs::read_dir(&dir) else {
+        return Ok(found);
+    };
+    for alg in algs.flatten() {
+        let alg_name = alg.file_name().to_string_lossy().into_owned();
+        let entries =
+            std::fs::read_dir(alg.path()).map_err(Error::io("reading revisions", alg.path()))?;
+        for e in entries.flatten() {
+            if e.path().join("link").is_file()
+                && let Ok(d) =
+                    Digest::parse(&format!("{alg_name}:{}", e.file_name().to_string_lossy()))
+            {
+                found.push(d);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
