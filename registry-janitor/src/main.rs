@@ -58,7 +58,8 @@ struct RetentionArgs {
     #[arg(long = "policy")]
     policy: Option<PathBuf>,
     /// The registry's filesystem storage root: untagged manifests are listed from it (the
-    /// distribution API cannot list them).
+    /// distribution API cannot list them); with `gc --switch command`, empty repositories are
+    /// pruned in it and bytes freed counted.
     #[arg(long)]
     storage: Option<PathBuf>,
     /// Images in use, a YAML list of {image, namespace, kind, name}: never deleted.
@@ -126,9 +127,6 @@ struct GcArgs {
     /// command: runs the collector.
     #[arg(long, required_if_eq("switch", "command"))]
     collect_cmd: Option<String>,
-    /// command: the storage root, to prune empty repositories and count bytes freed.
-    #[arg(long)]
-    storage: Option<PathBuf>,
 }
 
 fn which(bin: &std::path::Path) -> PathBuf {
@@ -161,7 +159,7 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
             read_only: args.read_only_cmd.clone().unwrap_or_default(),
             read_write: args.read_write_cmd.clone().unwrap_or_default(),
             collect: args.collect_cmd.clone().unwrap_or_default(),
-            storage: args.storage.clone(),
+            storage: args.retention.storage.clone(),
             switch_timeout: parse_duration("--probe-timeout", &args.probe_timeout)?,
         }),
     };
@@ -326,5 +324,15 @@ async fn main() -> ExitCode {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }
