@@ -1,7 +1,10 @@
 //! The fake Kubernetes API driven by kube-rs, as the webhook and the controllers drive a real
-//! one: Leases with resourceVersion optimistic concurrency.
+//! one: Leases with resourceVersion optimistic concurrency, ConfigMap watches, and the generic
+//! object store (`generic`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod generic;
 
 use dns01_testkit::kubefake::KubeFake;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
