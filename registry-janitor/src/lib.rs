@@ -15,6 +15,7 @@
 //!   registry holds, index children followed), [`plan`] (what goes and why the rest stays;
 //!   a manifest a kept index lists stays, a digest a [`workload`] uses stays, with its
 //!   children and the indexes containing it), [`apply`] (deletes by digest).
+//!   [`KubernetesWorkloads`] reads Pods and pod templates across namespaces with kube-rs.
 //!
 //! ```no_run
 //! # async fn run() -> dns01_registry_janitor::Result<()> {
@@ -45,6 +46,7 @@
 pub mod error;
 pub mod gc;
 pub mod inventory;
+pub mod kubernetes;
 pub mod lock;
 pub mod plan;
 pub mod policy;
@@ -57,6 +59,7 @@ pub mod workload;
 pub use error::{Error, Result};
 pub use gc::{Gc, GcOptions, GcSummary};
 pub use inventory::Inventory;
+pub use kubernetes::KubernetesWorkloads;
 pub use lock::{FileLock, Lock};
 pub use plan::{Action, Plan, apply, plan};
 pub use policy::Policy;

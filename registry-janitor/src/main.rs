@@ -14,9 +14,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dns01_registry::{Client, Repository};
 use dns01_registry_janitor::{
-    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Plan, Policy, ProcessSwitch,
-    StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply, inventory, parse_duration,
-    plan,
+    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, KubernetesWorkloads, Plan,
+    Policy, ProcessSwitch, StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply,
+    inventory, parse_duration, plan,
 };
 
 /// Exit status when the registry may still refuse writes.
@@ -65,6 +65,10 @@ struct RetentionArgs {
     /// Images in use, a YAML list of {image, namespace, kind, name}: never deleted.
     #[arg(long)]
     workloads: Option<PathBuf>,
+    /// Also protect the images of Pods and of Deployments', StatefulSets', DaemonSets', Jobs'
+    /// and CronJobs' pod templates in every namespace (kubeconfig or in-cluster config).
+    #[arg(long)]
+    kubernetes: bool,
     /// Names workloads use for this registry (default: the host:port of --registry).
     #[arg(long = "host")]
     hosts: Vec<String>,
@@ -219,7 +223,13 @@ async fn retention_plan(
         }
         None => Vec::new(),
     };
-    let uses = StaticWorkloads(uses).uses().await?;
+    let mut uses = StaticWorkloads(uses).uses().await?;
+    if args.kubernetes {
+        let kube = kube::Client::try_default()
+            .await
+            .context("connecting to Kubernetes")?;
+        uses.extend(KubernetesWorkloads::new(kube).uses().await?);
+    }
     let client = Arc::new(client(registry)?);
     let mut hosts = args.hosts.clone();
     if hosts.is_empty() {

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gc;
+mod kubernetes;
 mod retention;
 mod support;
