@@ -16,6 +16,8 @@
 //!   a manifest a kept index lists stays, a digest a [`workload`] uses stays, with its
 //!   children and the indexes containing it), [`apply`] (deletes by digest).
 //!   [`KubernetesWorkloads`] reads Pods and pod templates across namespaces with kube-rs.
+//! - [`du`]: storage per project and repository (unique and shared bytes, tags, manifests,
+//!   last push).
 //!
 //! ```no_run
 //! # async fn run() -> dns01_registry_janitor::Result<()> {
@@ -43,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod du;
 pub mod error;
 pub mod gc;
 pub mod inventory;

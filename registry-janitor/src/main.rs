@@ -2,6 +2,7 @@
 //!
 //! - `gc`: the maintenance window (with `--policy`, retention deletions first).
 //! - `plan` / `apply`: retention: what goes and why the rest stays / delete it.
+//! - `du`: storage per project and repository.
 //!
 //! Exit status: 0 done; 1 failed, registry read-write again; 2 bad usage; 3 **the registry
 //! was left read-only** (an operator must act; the next run restores it first).
@@ -38,6 +39,46 @@ enum Command {
     Plan(PlanArgs),
     /// Deletes what `plan` lists for deletion, by digest.
     Apply(PlanArgs),
+    /// Storage per project and repository: unique and shared bytes, tags, manifests, last push.
+    Du(DuArgs),
+}
+
+#[derive(Debug, Args)]
+struct DuArgs {
+    /// The registry's base URL.
+    #[arg(long, env = "JANITOR_REGISTRY")]
+    registry: String,
+    /// The filesystem storage root: untagged manifests and push times come from it.
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// Only these repositories (default: the whole catalog).
+    #[arg(long = "repository")]
+    repositories: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn du(args: DuArgs) -> anyhow::Result<ExitCode> {
+    let client = Arc::new(client(&args.registry)?);
+    let repos = if args.repositories.is_empty() {
+        None
+    } else {
+        Some(
+            args.repositories
+                .iter()
+                .map(|r| Repository::parse(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    let inventory = inventory::read(&client, repos, args.storage.as_deref()).await?;
+    let report = dns01_registry_janitor::du::report(&inventory, args.storage.as_deref());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +368,7 @@ async fn main() -> ExitCode {
         Command::Gc(args) => gc(*args).await,
         Command::Plan(args) => plan_cmd(args, false).await,
         Command::Apply(args) => plan_cmd(args, true).await,
+        Command::Du(args) => du(args).await,
     };
     match result {
         Ok(code) => code,

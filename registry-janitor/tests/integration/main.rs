@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod du;
 mod gc;
 mod kubernetes;
 mod retention;
