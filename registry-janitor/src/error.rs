@@ -101,6 +101,14 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// Retention could not be planned (a bad policy file, an unreadable registry); the
+    /// message carries the causes.
+    #[error("{message}")]
+    Retention {
+        /// What failed, with its causes.
+        message: String,
+    },
+
     /// A workload source (Kubernetes) could not be read.
     #[error("workload source: {message}")]
     Workloads {

@@ -54,15 +54,24 @@ pub struct GcSummary {
     pub blobs_deleted: u64,
     /// Bytes of blobs freed (when the storage root is known).
     pub bytes_freed: u64,
-    /// Manifests deleted by retention before the window (set by the caller).
+    /// Manifests deleted by retention before the window.
     pub manifests_deleted: u64,
     /// Repositories pruned because they were left empty.
     pub repositories_pruned: Vec<String>,
-    /// Items a policy would have deleted but that were kept as in use (set by the caller).
+    /// Items a policy would have deleted but that were kept as in use.
     pub protected: u64,
     /// The registry may still refuse writes: an operator must act. Never true silently: an
     /// error log line goes with it and the CLI exits with its own status.
     pub left_read_only: bool,
+}
+
+/// What retention did before the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// Manifests deleted.
+    pub manifests_deleted: u64,
+    /// Items a policy would have deleted, kept because a workload uses them.
+    pub protected: u64,
 }
 
 /// One janitor's garbage-collection routine.
@@ -120,6 +129,18 @@ impl Gc {
     where
         F: Future<Output = &'static str> + Send,
     {
+        self.run_with(run_id, async { Ok(Retained::default()) }, shutdown)
+            .await
+    }
+
+    /// [`Gc::run`], with `retention` (deletions by policy, which are writes) run under the
+    /// lock, after a leftover window is closed and before this one opens. When it fails, the
+    /// window is not opened.
+    pub async fn run_with<F, R>(&self, run_id: &str, retention: R, shutdown: F) -> GcSummary
+    where
+        F: Future<Output = &'static str> + Send,
+        R: Future<Output = Result<Retained>> + Send,
+    {
         let mut summary = GcSummary {
             run_id: run_id.to_owned(),
             switch: self.switch.name().to_owned(),
@@ -129,7 +150,8 @@ impl Gc {
             summary.error = Some(chain(&e));
             return summary;
         }
-        self.run_locked(run_id, shutdown, &mut summary).await;
+        self.run_locked(run_id, retention, shutdown, &mut summary)
+            .await;
         if let Err(e) = self.lock.release(run_id).await {
             tracing::warn!(error = %chain(&e), "releasing the janitor lock");
         }
@@ -144,9 +166,15 @@ impl Gc {
         summary
     }
 
-    async fn run_locked<F>(&self, run_id: &str, shutdown: F, summary: &mut GcSummary)
-    where
+    async fn run_locked<F, R>(
+        &self,
+        run_id: &str,
+        retention: R,
+        shutdown: F,
+        summary: &mut GcSummary,
+    ) where
         F: Future<Output = &'static str> + Send,
+        R: Future<Output = Result<Retained>> + Send,
     {
         match self.recover().await {
             Ok(leftover) => summary.restored_leftover = leftover,
@@ -156,6 +184,16 @@ impl Gc {
                     chain(&e)
                 ));
                 summary.left_read_only = true;
+                return;
+            }
+        }
+        match retention.await {
+            Ok(r) => {
+                summary.manifests_deleted = r.manifests_deleted;
+                summary.protected = r.protected;
+            }
+            Err(e) => {
+                summary.error = Some(format!("retention: {}", chain(&e)));
                 return;
             }
         }

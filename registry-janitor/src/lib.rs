@@ -60,7 +60,7 @@ pub mod switch;
 pub mod workload;
 
 pub use error::{Error, Result};
-pub use gc::{Gc, GcOptions, GcSummary};
+pub use gc::{Gc, GcOptions, GcSummary, Retained};
 pub use inventory::Inventory;
 pub use kubernetes::KubernetesWorkloads;
 pub use lock::{FileLock, Lock};

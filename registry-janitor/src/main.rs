@@ -16,8 +16,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dns01_registry::{Client, Repository};
 use dns01_registry_janitor::{
     CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, KubernetesWorkloads, Plan,
-    Policy, ProcessSwitch, StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply,
-    inventory, parse_duration, plan,
+    Policy, ProcessSwitch, Retained, StaticWorkloads, Switch, WorkloadSource as _, WriteProbe,
+    apply, inventory, parse_duration, plan,
 };
 
 /// Exit status when the registry may still refuse writes.
@@ -228,7 +228,31 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
         jiff::Timestamp::now().as_second(),
         std::process::id()
     );
-    let summary = gc.run(&run_id, shutdown_signal()).await;
+    let retention = async {
+        let Some(_) = &args.retention.policy else {
+            return Ok(Retained::default());
+        };
+        let storage = args
+            .retention
+            .storage
+            .clone()
+            .or_else(|| gc.switch.storage_root());
+        let plan = retention_plan(&args.registry, &args.retention, storage)
+            .await
+            .map_err(|e| dns01_registry_janitor::Error::Retention {
+                message: format!("{e:#}"),
+            })?;
+        let applied = apply(&client_of(&args.registry)?, &plan).await?;
+        for f in &applied.failed {
+            tracing::error!("retention: {f}");
+        }
+        tracing::info!(deleted = applied.deleted.len(), "retention applied");
+        Ok(Retained {
+            manifests_deleted: applied.deleted.len() as u64,
+            protected: plan.protected() as u64,
+        })
+    };
+    let summary = gc.run_with(&run_id, retention, shutdown_signal()).await;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(if summary.left_read_only {
         ExitCode::from(EXIT_LEFT_READ_ONLY)
@@ -240,6 +264,10 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn client(registry: &str) -> anyhow::Result<Client> {
+    Ok(client_of(registry)?)
+}
+
+fn client_of(registry: &str) -> dns01_registry_janitor::Result<Client> {
     Ok(Client::builder(registry).build()?)
 }
 

@@ -513,3 +513,38 @@ async fn a_registry_left_read_only_gets_its_own_exit_status_and_an_error_line() 
     // The record stays for the next run.
     assert!(state.path().join("readonly-record.json").exists());
 }
+
+#[tokio::test]
+async fn gc_with_a_policy_deletes_by_policy_first_then_collects_and_prunes() {
+    let (served, images) = served_with_images(None).await;
+    let policy = served.state.path().join("policy.yml");
+    std::fs::write(
+        &policy,
+        "repositories: {proj-b/old: {delete_tags_older_than: 0s}}\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let real = dns01_testkit::registry::binary("docker-registry").unwrap();
+    let out = janitor(&served, &real)
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["manifests_deleted"], 1, "{summary}");
+    assert_eq!(
+        summary["repositories_pruned"],
+        serde_json::json!(["proj-b/old"]),
+        "{summary}"
+    );
+    assert!(!served.blob_path(&layer_digest(&images, "old", 0)).exists());
+    assert!(served.blob_path(&layer_digest(&images, "v1", 0)).exists());
+    assert!(!served.catalog().await.contains(&"proj-b/old".to_owned()));
+    assert_read_write_and_no_record(&served).await;
+}
