@@ -127,12 +127,21 @@ impl ProcessSwitch {
             ))
     }
 
+    /// The pid in the pid file, when that process is still this registry: its command line
+    /// names this configuration file (a pid reused by another process is never signalled).
     fn recorded_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(&self.pid_file)
+        let pid: u32 = std::fs::read_to_string(&self.pid_file)
             .ok()?
             .trim()
             .parse()
-            .ok()
+            .ok()?;
+        let cmdline =
+            std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline")).ok()?;
+        let config = self.config.as_os_str().as_encoded_bytes();
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == config)
+            .then_some(pid)
     }
 
     /// Stops the registry (SIGTERM, then SIGKILL after 20 s) and waits until its port closes.
@@ -303,4 +312,34 @@ async fn port_open(addr: SocketAddr) -> bool {
     )
     .await
     .is_ok_and(|r| r.is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_file_naming_another_process_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let switch = ProcessSwitch::new(
+            "docker-registry",
+            dir.path().join("config.yml"),
+            dir.path().join("pid"),
+            dir.path().join("log"),
+            vec![],
+        );
+        // This test process is alive, but it is not `docker-registry serve <that config>`.
+        std::fs::write(dir.path().join("pid"), std::process::id().to_string()).unwrap();
+        assert_eq!(switch.recorded_pid(), None);
+        std::fs::write(dir.path().join("config.yml"), "").unwrap();
+        let mut child = Command::new("tail")
+            .arg("-f")
+            .arg(dir.path().join("config.yml"))
+            .spawn()
+            .unwrap();
+        std::fs::write(dir.path().join("pid"), child.id().to_string()).unwrap();
+        assert_eq!(switch.recorded_pid(), Some(child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
