@@ -109,11 +109,14 @@ pub enum Error {
         message: String,
     },
 
-    /// A workload source (Kubernetes) could not be read.
-    #[error("workload source: {message}")]
-    Workloads {
-        /// What failed.
-        message: String,
+    /// A Kubernetes API call failed (listing workloads, the janitor's Lease).
+    #[error("kubernetes: {what}")]
+    Kubernetes {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
     },
 }
 

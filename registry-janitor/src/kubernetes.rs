@@ -43,9 +43,13 @@ impl KubernetesWorkloads {
         let mut out = Vec::new();
         let mut params = ListParams::default().limit(500);
         loop {
-            let page = api.list(&params).await.map_err(|e| Error::Workloads {
-                message: format!("listing {}: {e}", K::plural(&())),
-            })?;
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|source| Error::Kubernetes {
+                    what: format!("listing {}", K::plural(&())),
+                    source,
+                })?;
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
             out.extend(page.items);
             match next {

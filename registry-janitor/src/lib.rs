@@ -7,6 +7,8 @@
 //!   empty repositories ([`storage`]) → read-write → probe that writes are accepted → clear
 //!   the record. Read-write comes back on every path (collector failure, deadline, signal,
 //!   panic), and a record left by a killed janitor is acted on first.
+//!   In a cluster, [`LeaseLock`] and [`LeaseJournal`] keep the lock and the record on a
+//!   Lease.
 //! - [`switch`]: how a registry is switched, behind the [`Switch`] trait:
 //!   [`ProcessSwitch`] supervises `docker-registry serve` itself, [`CommandSwitch`] runs
 //!   operator-given commands. Collector options unsafe on Distribution 2.8
@@ -50,6 +52,7 @@ pub mod error;
 pub mod gc;
 pub mod inventory;
 pub mod kubernetes;
+pub mod lease;
 pub mod lock;
 pub mod plan;
 pub mod policy;
@@ -63,6 +66,7 @@ pub use error::{Error, Result};
 pub use gc::{Gc, GcOptions, GcSummary, Retained};
 pub use inventory::Inventory;
 pub use kubernetes::KubernetesWorkloads;
+pub use lease::{LeaseJournal, LeaseLock};
 pub use lock::{FileLock, Lock};
 pub use plan::{Action, Plan, apply, plan};
 pub use policy::Policy;

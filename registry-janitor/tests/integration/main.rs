@@ -6,5 +6,6 @@
 mod du;
 mod gc;
 mod kubernetes;
+mod lease;
 mod retention;
 mod support;
