@@ -65,6 +65,75 @@ pub struct GcSummary {
     pub left_read_only: bool,
 }
 
+impl GcSummary {
+    /// The summary as Prometheus gauges in the text format (for node_exporter's textfile
+    /// collector, or a service's `/metrics`). `dns01_registry_janitor_left_read_only` is 1
+    /// while the registry may still refuse writes: alert on it.
+    pub fn to_prometheus(&self) -> String {
+        use prometheus_client::metrics::gauge::Gauge;
+        use prometheus_client::registry::Registry;
+        let mut registry = Registry::with_prefix("dns01_registry_janitor");
+        let mut gauge = |name: &str, help: &str, value: f64| {
+            let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+            g.set(value);
+            registry.register(name, help, g);
+        };
+        gauge(
+            "left_read_only",
+            "1 when the last run could not switch the registry back to read-write",
+            f64::from(u8::from(self.left_read_only)),
+        );
+        gauge(
+            "last_run_success",
+            "1 when the last run ended without an error",
+            f64::from(u8::from(self.error.is_none())),
+        );
+        gauge(
+            "last_run_timestamp_seconds",
+            "when the last run ended",
+            jiff::Timestamp::now().as_second() as f64,
+        );
+        gauge(
+            "window_seconds",
+            "how long the registry refused writes",
+            self.window_seconds,
+        );
+        gauge(
+            "collector_seconds",
+            "how long the collector ran",
+            self.collector_seconds,
+        );
+        gauge(
+            "blobs_deleted",
+            "blobs the collector deleted",
+            self.blobs_deleted as f64,
+        );
+        gauge(
+            "bytes_freed",
+            "bytes of blobs freed",
+            self.bytes_freed as f64,
+        );
+        gauge(
+            "manifests_deleted",
+            "manifests retention deleted",
+            self.manifests_deleted as f64,
+        );
+        gauge(
+            "repositories_pruned",
+            "empty repositories removed",
+            self.repositories_pruned.len() as f64,
+        );
+        gauge(
+            "protected",
+            "items kept only because a workload uses them",
+            self.protected as f64,
+        );
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
 /// What retention did before the window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retained {

@@ -15,9 +15,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dns01_registry::{Client, Repository};
 use dns01_registry_janitor::{
-    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, KubernetesWorkloads, Plan,
-    Policy, ProcessSwitch, Retained, StaticWorkloads, Switch, WorkloadSource as _, WriteProbe,
-    apply, inventory, parse_duration, plan,
+    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesWorkloads,
+    LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained, StaticWorkloads, Switch,
+    WorkloadSource as _, WriteProbe, apply, inventory, parse_duration, plan,
 };
 
 /// Exit status when the registry may still refuse writes.
@@ -146,6 +146,14 @@ struct GcArgs {
     /// Keep repositories left empty.
     #[arg(long)]
     no_prune: bool,
+    /// Also write the summary as Prometheus gauges here (node_exporter's textfile
+    /// collector); `dns01_registry_janitor_left_read_only 1` means act now.
+    #[arg(long)]
+    metrics_file: Option<PathBuf>,
+    /// Keep the lock and the read-only record on this Lease (`namespace/name`) instead of
+    /// files in --state-dir (cluster mode; kubeconfig or in-cluster config).
+    #[arg(long)]
+    lease: Option<String>,
     #[command(flatten)]
     retention: RetentionArgs,
     /// process: the registry's configuration file.
@@ -208,12 +216,35 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
             switch_timeout: parse_duration("--probe-timeout", &args.probe_timeout)?,
         }),
     };
+    let (lock, journal): (Arc<dyn Lock>, Arc<dyn Journal>) = match &args.lease {
+        Some(lease) => {
+            let Some((ns, name)) = lease.split_once('/') else {
+                anyhow::bail!("--lease `{lease}`: write namespace/name");
+            };
+            let kube = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes")?;
+            (
+                Arc::new(LeaseLock::new(
+                    kube.clone(),
+                    ns,
+                    name,
+                    std::time::Duration::from_secs(3600),
+                )),
+                Arc::new(LeaseJournal::new(kube, ns, name)),
+            )
+        }
+        None => (
+            Arc::new(FileLock::new(args.state_dir.join("janitor.lock"))),
+            Arc::new(FileJournal::new(
+                args.state_dir.join("readonly-record.json"),
+            )),
+        ),
+    };
     let gc = Gc {
         switch,
-        lock: Arc::new(FileLock::new(args.state_dir.join("janitor.lock"))),
-        journal: Arc::new(FileJournal::new(
-            args.state_dir.join("readonly-record.json"),
-        )),
+        lock,
+        journal,
         probe: WriteProbe::new(
             &args.registry,
             parse_duration("--probe-timeout", &args.probe_timeout)?,
@@ -254,6 +285,12 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
     };
     let summary = gc.run_with(&run_id, retention, shutdown_signal()).await;
     println!("{}", serde_json::to_string_pretty(&summary)?);
+    if let Some(path) = &args.metrics_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, summary.to_prometheus())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(if summary.left_read_only {
         ExitCode::from(EXIT_LEFT_READ_ONLY)
     } else if summary.error.is_some() {

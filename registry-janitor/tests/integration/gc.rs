@@ -499,6 +499,8 @@ async fn a_registry_left_read_only_gets_its_own_exit_status_and_an_error_line() 
         .arg(registry.url())
         .arg("--state-dir")
         .arg(state.path())
+        .arg("--metrics-file")
+        .arg(state.path().join("janitor.prom"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -509,6 +511,15 @@ async fn a_registry_left_read_only_gets_its_own_exit_status_and_an_error_line() 
     assert!(
         stderr.contains("ERROR") && stderr.contains("REGISTRY LEFT READ-ONLY"),
         "{stderr}"
+    );
+    let metrics = std::fs::read_to_string(state.path().join("janitor.prom")).unwrap();
+    assert!(
+        metrics.contains("dns01_registry_janitor_left_read_only 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dns01_registry_janitor_last_run_success 0"),
+        "{metrics}"
     );
     // The record stays for the next run.
     assert!(state.path().join("readonly-record.json").exists());

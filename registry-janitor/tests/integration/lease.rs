@@ -92,3 +92,93 @@ async fn a_gc_run_keeps_its_lock_and_record_on_the_lease_and_leaves_both_cleared
         "{lease}"
     );
 }
+
+// The fake API runs on this runtime while the janitor binary runs: more than one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_undoes_a_window_recorded_on_the_lease_by_a_janitor_that_died() {
+    let fake = KubeFake::start().await;
+    let (served, _images) = served_with_images(None).await;
+    // A janitor Pod died in its window: registry read-only, record on the Lease.
+    dns01_registry_janitor::Switch::set_read_only(served.switch.as_ref())
+        .await
+        .unwrap();
+    let c = client(&fake).await;
+    LeaseLock::new(c.clone(), "registry", "janitor", Duration::from_secs(60))
+        .acquire("dead")
+        .await
+        .unwrap();
+    LeaseLock::new(c.clone(), "registry", "janitor", Duration::from_secs(60))
+        .release("dead")
+        .await
+        .unwrap();
+    let record = Record {
+        run_id: "dead-run".into(),
+        since: "2026-12-03T01:00:00Z".into(),
+        switch: "process".into(),
+        pid: 1,
+    };
+    LeaseJournal::new(c, "registry", "janitor")
+        .write(&record)
+        .await
+        .unwrap();
+
+    let kubeconfig = served.state.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: '{}'}}}}]\n\
+             users: [{{name: janitor, user: {{token: unused}}}}]\n\
+             contexts: [{{name: fake, context: {{cluster: fake, user: janitor}}}}]\ncurrent-context: fake\n",
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let (url, state, config) = (
+            served.registry.url(),
+            served.state.path().to_owned(),
+            served.registry.config_path(),
+        );
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dns01-registry-janitor"))
+                .env("KUBECONFIG", &kubeconfig)
+                .args([
+                    "gc",
+                    "--lease",
+                    "registry/janitor",
+                    "--probe-timeout",
+                    "10s",
+                    "--registry",
+                    &url,
+                ])
+                .arg("--state-dir")
+                .arg(state)
+                .arg("--registry-config")
+                .arg(config)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        summary["restored_leftover"]["run_id"], "dead-run",
+        "{summary}"
+    );
+    assert_eq!(
+        served.writes().await,
+        dns01_registry_janitor::Writes::Accepted
+    );
+    let lease = fake.object(&leases(), "registry", "janitor").unwrap();
+    assert!(
+        lease["metadata"]["annotations"][RECORD_ANNOTATION].is_null(),
+        "{lease}"
+    );
+}
