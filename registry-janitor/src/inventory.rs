@@ -26,7 +26,7 @@ pub struct ManifestInfo {
     pub size: u64,
     /// An index's children (empty for an image).
     pub children: Vec<Digest>,
-    /// An image's blobs with their sizes (config and layers; empty for an index).
+    /// An image's blobs with their sizes, config first, then layers (empty for an index).
     pub blobs: Vec<(Digest, u64)>,
     /// When the image was created (its config's `created`; for an index, its newest
     /// child's), when known.
@@ -109,38 +109,39 @@ async fn read_repo(
         Err(dns01_registry::Error::NotFound { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
-    let heads: Vec<(Tag, Digest)> = futures::stream::iter(tags)
+    // One GET per tag gives its digest and the manifest at once.
+    let tagged: Vec<(Tag, Digest, ManifestInfo)> = futures::stream::iter(tags)
         .map(|tag| async move {
-            let head = client
-                .manifest_head(repo, &Reference::Tag(tag.clone()))
-                .await?;
-            Ok::<_, Error>((tag, head.digest))
+            let (digest, info) = read_manifest(client, repo, &Reference::Tag(tag.clone())).await?;
+            Ok::<_, Error>((tag, digest, info))
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await?;
-    let mut inv = RepoInventory {
-        tags: heads.into_iter().collect(),
-        manifests: BTreeMap::new(),
-    };
-    let mut todo: BTreeSet<Digest> = inv.tags.values().cloned().collect();
+    let mut inv = RepoInventory::default();
+    let mut todo: BTreeSet<Digest> = BTreeSet::new();
+    for (tag, digest, info) in tagged {
+        todo.extend(info.children.iter().cloned());
+        inv.tags.insert(tag, digest.clone());
+        inv.manifests.insert(digest, info);
+    }
     if let Some(root) = storage_root {
         todo.extend(revisions(root, repo)?);
     }
-    // Breadth-first through index children.
+    // Breadth-first through index children and untagged revisions.
     while !todo.is_empty() {
         let batch: Vec<Digest> = std::mem::take(&mut todo)
             .into_iter()
             .filter(|d| !inv.manifests.contains_key(d))
             .collect();
-        let fetched: Vec<(Digest, ManifestInfo)> = futures::stream::iter(batch)
-            .map(|digest| async move {
-                let info = read_manifest(client, repo, &digest).await?;
-                Ok::<_, Error>((digest, info))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        let fetched: Vec<(Digest, ManifestInfo)> =
+            futures::stream::iter(batch)
+                .map(|digest| async move {
+                    read_manifest(client, repo, &Reference::Digest(digest)).await
+                })
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
         for (digest, info) in fetched {
             todo.extend(
                 info.children
@@ -151,8 +152,30 @@ async fn read_repo(
             inv.manifests.insert(digest, info);
         }
     }
-    // An index is as new as its newest child.
-    let created: Vec<(Digest, Option<jiff::Timestamp>)> = inv
+    // Creation times from the image configs, each distinct config read once.
+    let configs: BTreeSet<Digest> = inv
+        .manifests
+        .values()
+        .filter(|m| m.children.is_empty())
+        .filter_map(|m| m.blobs.first().map(|b| b.0.clone()))
+        .collect();
+    let created: BTreeMap<Digest, Option<jiff::Timestamp>> = futures::stream::iter(configs)
+        .map(|config| async move {
+            let created = config_created(client, repo, &config).await;
+            (config, created)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for m in inv.manifests.values_mut() {
+        if m.children.is_empty()
+            && let Some((config, _)) = m.blobs.first()
+        {
+            m.created = created.get(config).copied().flatten();
+        }
+    }
+    // An index is as new as its newest child (unless it says when it was created).
+    let index_created: Vec<(Digest, Option<jiff::Timestamp>)> = inv
         .manifests
         .iter()
         .filter(|(_, m)| !m.children.is_empty())
@@ -165,7 +188,7 @@ async fn read_repo(
             (d.clone(), newest)
         })
         .collect();
-    for (d, c) in created {
+    for (d, c) in index_created {
         if let Some(m) = inv.manifests.get_mut(&d)
             && m.created.is_none()
         {
@@ -175,17 +198,17 @@ async fn read_repo(
     Ok(inv)
 }
 
+/// A manifest by tag or digest: its digest and what it holds (an image's `created` is
+/// filled in later, from its config).
 async fn read_manifest(
     client: &Client,
     repo: &Repository,
-    digest: &Digest,
-) -> Result<ManifestInfo> {
-    let fetched = client
-        .manifest_get(repo, &Reference::Digest(digest.clone()))
-        .await?;
+    reference: &Reference,
+) -> Result<(Digest, ManifestInfo)> {
+    let fetched = client.manifest_get(repo, reference).await?;
     let size = fetched.bytes.len() as u64;
     let media_type = fetched.media_type.clone();
-    Ok(match fetched.parse()? {
+    let info = match fetched.parse()? {
         Manifest::Index(index) => ManifestInfo {
             media_type,
             size,
@@ -197,17 +220,15 @@ async fn read_manifest(
                 .and_then(|a| a.get("org.opencontainers.image.created"))
                 .and_then(|c| c.parse().ok()),
         },
-        Manifest::Image(image) => {
-            let created = config_created(client, repo, &image.config.digest).await;
-            ManifestInfo {
-                media_type,
-                size,
-                children: Vec::new(),
-                blobs: image.blobs().map(|b| (b.digest.clone(), b.size)).collect(),
-                created,
-            }
-        }
-    })
+        Manifest::Image(image) => ManifestInfo {
+            media_type,
+            size,
+            children: Vec::new(),
+            blobs: image.blobs().map(|b| (b.digest.clone(), b.size)).collect(),
+            created: None,
+        },
+    };
+    Ok((fetched.digest, info))
 }
 
 /// The image config's `created`, when it has one (configs are small; an unreadable one
