@@ -72,7 +72,7 @@ pub use plan::{Action, Plan, apply, plan};
 pub use policy::Policy;
 pub use probe::{WriteProbe, Writes};
 pub use record::{FileJournal, Journal, Record};
-pub use switch::{CommandSwitch, ProcessSwitch, Switch};
+pub use switch::{CommandSwitch, KubernetesSwitch, ProcessSwitch, Switch};
 pub use workload::{ImageUse, StaticWorkloads, Workload, WorkloadSource};
 
 /// Parses a duration or age: a number and a unit, `s`, `m`, `h`, `d` or `w` (`90s`, `30d`).

@@ -15,9 +15,10 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dns01_registry::{Client, Repository};
 use dns01_registry_janitor::{
-    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesWorkloads,
-    LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained, StaticWorkloads, Switch,
-    WorkloadSource as _, WriteProbe, apply, inventory, parse_duration, plan,
+    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesSwitch,
+    KubernetesWorkloads, LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained,
+    StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply, inventory, parse_duration,
+    plan,
 };
 
 /// Exit status when the registry may still refuse writes.
@@ -124,6 +125,8 @@ enum SwitchKind {
     Process,
     /// Operator-given commands.
     Command,
+    /// A registry Deployment: its environment switches read-only, the collector runs as a Job.
+    Kubernetes,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +174,15 @@ struct GcArgs {
     /// process: extra collector options (`--delete-untagged` is refused on 2.x).
     #[arg(long = "collector-arg", allow_hyphen_values = true)]
     collector_args: Vec<String>,
+    /// kubernetes: the registry Deployment, `namespace/name`.
+    #[arg(long, required_if_eq("switch", "kubernetes"))]
+    deployment: Option<String>,
+    /// kubernetes: the registry container (default: the first).
+    #[arg(long)]
+    container: Option<String>,
+    /// kubernetes: how long a rollout may take.
+    #[arg(long, default_value = "5m")]
+    rollout_timeout: String,
     /// command: makes the registry read-only.
     #[arg(long, required_if_eq("switch", "command"))]
     read_only_cmd: Option<String>,
@@ -208,6 +220,19 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| args.state_dir.join("registry.log")),
             args.collector_args.clone(),
         )),
+        SwitchKind::Kubernetes => {
+            let deployment = args.deployment.clone().unwrap_or_default();
+            let Some((ns, name)) = deployment.split_once('/') else {
+                anyhow::bail!("--deployment `{deployment}`: write namespace/name");
+            };
+            let kube = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes")?;
+            let mut switch = KubernetesSwitch::new(kube, ns, name);
+            switch.container = args.container.clone();
+            switch.rollout_timeout = parse_duration("--rollout-timeout", &args.rollout_timeout)?;
+            Arc::new(switch)
+        }
         SwitchKind::Command => Arc::new(CommandSwitch {
             read_only: args.read_only_cmd.clone().unwrap_or_default(),
             read_write: args.read_write_cmd.clone().unwrap_or_default(),

@@ -1,8 +1,10 @@
 //! How the registry is switched between read-only and read-write, and how its collector
 //! runs: the [`Switch`] trait, with [`ProcessSwitch`] (the janitor supervises
-//! `docker-registry serve` itself) and [`CommandSwitch`] (operator-given commands).
+//! `docker-registry serve` itself), [`CommandSwitch`] (operator-given commands) and
+//! [`KubernetesSwitch`] (a registry Deployment's environment, the collector as a Job).
 
 mod command;
+mod kubernetes;
 mod process;
 
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncReadExt as _;
 
 pub use command::CommandSwitch;
+pub use kubernetes::{KubernetesSwitch, READONLY_ENV};
 pub use process::ProcessSwitch;
 
 use crate::error::{Error, Result};

@@ -5,6 +5,7 @@
 
 mod du;
 mod gc;
+mod kube_switch;
 mod kubernetes;
 mod lease;
 mod retention;
