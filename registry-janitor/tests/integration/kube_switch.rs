@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use dns01_registry::{Reference, Repository};
 use dns01_registry_janitor::switch::READONLY_ENV;
-use dns01_registry_janitor::{KubernetesSwitch, ProcessSwitch, Switch, Writes};
+use dns01_registry_janitor::{
+    KubernetesSwitch, KubernetesWorkloads, LeaseJournal, LeaseLock, ProcessSwitch, Switch,
+    WorkloadSource as _, Writes,
+};
 use dns01_testkit::kubefake::{KubeFake, ResourceKind};
 use serde_json::json;
 
@@ -115,12 +118,23 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
     let kubelet = tokio::spawn(kubelet(fake.clone(), served.switch.clone(), stop.clone()));
     let client =
         kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
-    let mut switch = KubernetesSwitch::new(client, "registry", "registry");
+    let mut switch = KubernetesSwitch::new(client.clone(), "registry", "registry");
     switch.rollout_timeout = Duration::from_secs(20);
-    let summary = served
-        .gc(Arc::new(switch))
-        .run("run-kube", std::future::pending())
-        .await;
+    // Cluster mode as deploy/cronjob.yaml runs it: lock and record on the Lease.
+    let mut gc = served.gc(Arc::new(switch));
+    gc.lock = Arc::new(LeaseLock::new(
+        client.clone(),
+        "registry",
+        "registry-janitor",
+        Duration::from_secs(60),
+    ));
+    gc.journal = Arc::new(LeaseJournal::new(
+        client.clone(),
+        "registry",
+        "registry-janitor",
+    ));
+    let summary = gc.run("run-kube", std::future::pending()).await;
+    KubernetesWorkloads::new(client).uses().await.unwrap();
     stop.store(true, Ordering::Relaxed);
     kubelet.await.unwrap();
 
@@ -164,4 +178,86 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
     let layer =
         dns01_registry::Digest::parse(layer["layers"][0]["digest"].as_str().unwrap()).unwrap();
     assert!(!served.blob_path(&layer).exists());
+
+    // Every request the janitor made is allowed by the RBAC it ships with.
+    let rules = rbac_rules();
+    let requests = fake.requests();
+    assert!(requests.len() > 10, "{requests:?}");
+    for r in &requests {
+        assert!(
+            allowed(&rules, &r.method, &r.path),
+            "deploy/cronjob.yaml does not allow {} {}",
+            r.method,
+            r.path
+        );
+    }
+    // And the check can fail: writes to another Deployment are not allowed.
+    assert!(!allowed(
+        &rules,
+        "PUT",
+        "/apis/apps/v1/namespaces/registry/deployments/other"
+    ));
+    assert!(!allowed(
+        &rules,
+        "GET",
+        "/api/v1/namespaces/registry/secrets/x"
+    ));
+}
+
+/// (namespace the rule is bound in, or None for a ClusterRole; the rule).
+fn rbac_rules() -> Vec<(Option<String>, serde_json::Value)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cronjob.yaml"))
+        .unwrap();
+    let mut rules = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        let ns = match v["kind"].as_str() {
+            Some("Role") => Some(v["metadata"]["namespace"].as_str().unwrap().to_owned()),
+            Some("ClusterRole") => None,
+            _ => continue,
+        };
+        for rule in v["rules"].as_array().unwrap() {
+            rules.push((ns.clone(), rule.clone()));
+        }
+    }
+    rules
+}
+
+fn allowed(rules: &[(Option<String>, serde_json::Value)], method: &str, path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest) = match parts.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", g, _v, rest @ ..] => (*g, rest),
+        _ => return false,
+    };
+    let (ns, rest) = match rest {
+        ["namespaces", ns, rest @ ..] => (Some(*ns), rest),
+        rest => (None, rest),
+    };
+    let (resource, name) = match rest {
+        [res] => (*res, None),
+        [res, name] => (*res, Some(*name)),
+        _ => return false,
+    };
+    let verb = match (method, name) {
+        ("GET", Some(_)) => "get",
+        ("GET", None) => "list",
+        ("POST", None) => "create",
+        ("PUT", Some(_)) => "update",
+        ("PATCH", Some(_)) => "patch",
+        ("DELETE", Some(_)) => "delete",
+        _ => return false,
+    };
+    let has = |v: &serde_json::Value, x: &str| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|i| i == x || i == "*"))
+    };
+    rules.iter().any(|(bound, rule)| {
+        (bound.is_none() || bound.as_deref() == ns)
+            && has(&rule["apiGroups"], group)
+            && has(&rule["resources"], resource)
+            && has(&rule["verbs"], verb)
+            && (rule["resourceNames"].is_null()
+                || name.is_some_and(|n| has(&rule["resourceNames"], n)))
+    })
 }
