@@ -573,6 +573,36 @@ fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
+/// `skopeo copy` of `docker://<image>` into a temporary OCI layout, over plain HTTP (`--all`
+/// copies every platform of an index): whether the image pulls whole. Returns skopeo's output.
+///
+/// # Errors
+/// When skopeo fails; the error carries its output.
+pub fn skopeo_pull(image: &str, all: bool) -> anyhow::Result<String> {
+    let tmp = tempfile::tempdir()?;
+    let mut cmd = Command::new(binary("skopeo")?);
+    cmd.args([
+        "--insecure-policy",
+        "copy",
+        "--src-tls-verify=false",
+        "--tmpdir",
+    ])
+    .arg(tmp.path());
+    if all {
+        cmd.arg("--all");
+    }
+    cmd.arg(format!("docker://{image}")).arg(format!(
+        "oci:{}:pulled",
+        tmp.path().join("layout").display()
+    ));
+    let out = run(&mut cmd)?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
 /// What [`podman_pull`] left: the storage it pulled into, and what podman said.
 #[derive(Debug)]
 pub struct PodmanPull {

@@ -1,0 +1,371 @@
+//! The maintenance window: lock → record → read-only → writes refused → collector (with a
+//! deadline) → prune empty repositories → read-write → writes accepted → clear the record.
+//! Read-write is restored on every path: the collector failing or running past its
+//! deadline, a signal, a panic in a step; and a record left by a janitor that died in its
+//! window is acted on first, before anything else.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::lock::Lock;
+use crate::probe::{WriteProbe, Writes};
+use crate::record::{Journal, Record};
+use crate::storage;
+use crate::switch::Switch;
+
+/// How a [`Gc`] runs.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// The collector is killed past this (and the window closed).
+    pub collector_deadline: Duration,
+    /// Prune repositories left empty (needs the switch to know the storage root).
+    pub prune: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        Self {
+            collector_deadline: Duration::from_secs(30 * 60),
+            prune: true,
+        }
+    }
+}
+
+/// What a run did; printed as JSON at the end of every run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GcSummary {
+    /// This run's id.
+    pub run_id: String,
+    /// The switch (`process`, `command`).
+    pub switch: String,
+    /// `null` on success, else what went wrong.
+    pub error: Option<String>,
+    /// A record left by a janitor that died in its window, restored before this run.
+    pub restored_leftover: Option<Record>,
+    /// Seconds the registry refused writes.
+    pub window_seconds: f64,
+    /// Seconds the collector ran.
+    pub collector_seconds: f64,
+    /// Blobs the collector deleted.
+    pub blobs_deleted: u64,
+    /// Bytes of blobs freed (when the storage root is known).
+    pub bytes_freed: u64,
+    /// Manifests deleted by retention before the window.
+    pub manifests_deleted: u64,
+    /// Repositories pruned because they were left empty.
+    pub repositories_pruned: Vec<String>,
+    /// Items a policy would have deleted but that were kept as in use.
+    pub protected: u64,
+    /// The registry may still refuse writes: an operator must act. Never true silently: an
+    /// error log line goes with it and the CLI exits with its own status.
+    pub left_read_only: bool,
+}
+
+impl GcSummary {
+    /// The summary as Prometheus gauges in the text format (for node_exporter's textfile
+    /// collector, or a service's `/metrics`). `dns01_registry_janitor_left_read_only` is 1
+    /// while the registry may still refuse writes: alert on it.
+    pub fn to_prometheus(&self) -> String {
+        use prometheus_client::metrics::gauge::Gauge;
+        use prometheus_client::registry::Registry;
+        let mut registry = Registry::with_prefix("dns01_registry_janitor");
+        let mut gauge = |name: &str, help: &str, value: f64| {
+            let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+            g.set(value);
+            registry.register(name, help, g);
+        };
+        gauge(
+            "left_read_only",
+            "1 when the last run could not switch the registry back to read-write",
+            f64::from(u8::from(self.left_read_only)),
+        );
+        gauge(
+            "last_run_success",
+            "1 when the last run ended without an error",
+            f64::from(u8::from(self.error.is_none())),
+        );
+        gauge(
+            "last_run_timestamp_seconds",
+            "when the last run ended",
+            jiff::Timestamp::now().as_second() as f64,
+        );
+        gauge(
+            "window_seconds",
+            "how long the registry refused writes",
+            self.window_seconds,
+        );
+        gauge(
+            "collector_seconds",
+            "how long the collector ran",
+            self.collector_seconds,
+        );
+        gauge(
+            "blobs_deleted",
+            "blobs the collector deleted",
+            self.blobs_deleted as f64,
+        );
+        gauge(
+            "bytes_freed",
+            "bytes of blobs freed",
+            self.bytes_freed as f64,
+        );
+        gauge(
+            "manifests_deleted",
+            "manifests retention deleted",
+            self.manifests_deleted as f64,
+        );
+        gauge(
+            "repositories_pruned",
+            "empty repositories removed",
+            self.repositories_pruned.len() as f64,
+        );
+        gauge(
+            "protected",
+            "items kept only because a workload uses them",
+            self.protected as f64,
+        );
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+/// What retention did before the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// Manifests deleted.
+    pub manifests_deleted: u64,
+    /// Items a policy would have deleted, kept because a workload uses them.
+    pub protected: u64,
+}
+
+/// One janitor's garbage-collection routine.
+#[derive(Debug, Clone)]
+pub struct Gc {
+    /// Switches the registry.
+    pub switch: Arc<dyn Switch>,
+    /// One janitor at a time.
+    pub lock: Arc<dyn Lock>,
+    /// The durable "made read-only by" record.
+    pub journal: Arc<dyn Journal>,
+    /// Checks writes are refused/accepted.
+    pub probe: WriteProbe,
+    /// Deadlines and steps.
+    pub options: GcOptions,
+}
+
+#[derive(Debug, Default)]
+struct WindowOutcome {
+    collector_seconds: f64,
+    blobs_deleted: u64,
+    bytes_freed: u64,
+    pruned: Vec<String>,
+}
+
+impl Gc {
+    /// Restores read-write if a record says a janitor left the registry read-only. Returns
+    /// the record that was acted on.
+    ///
+    /// # Errors
+    /// When the registry cannot be made read-write again (the record stays).
+    pub async fn recover(&self) -> Result<Option<Record>> {
+        let Some(record) = self.journal.read().await? else {
+            return Ok(None);
+        };
+        tracing::warn!(
+            run_id = %record.run_id, since = %record.since,
+            "a janitor left the registry read-only; restoring read-write before anything else"
+        );
+        self.restore().await?;
+        Ok(Some(record))
+    }
+
+    async fn restore(&self) -> Result<()> {
+        self.switch.set_read_write().await?;
+        self.probe.wait_for(Writes::Accepted).await?;
+        self.journal.clear().await
+    }
+
+    /// Runs the whole routine; `shutdown` resolves (with the signal's name) when the janitor
+    /// is asked to stop, which closes the window early. Never returns with the window open
+    /// unless read-write could not be restored, and then says so in
+    /// [`GcSummary::left_read_only`].
+    pub async fn run<F>(&self, run_id: &str, shutdown: F) -> GcSummary
+    where
+        F: Future<Output = &'static str> + Send,
+    {
+        self.run_with(run_id, async { Ok(Retained::default()) }, shutdown)
+            .await
+    }
+
+    /// [`Gc::run`], with `retention` (deletions by policy, which are writes) run under the
+    /// lock, after a leftover window is closed and before this one opens. When it fails, the
+    /// window is not opened.
+    pub async fn run_with<F, R>(&self, run_id: &str, retention: R, shutdown: F) -> GcSummary
+    where
+        F: Future<Output = &'static str> + Send,
+        R: Future<Output = Result<Retained>> + Send,
+    {
+        let mut summary = GcSummary {
+            run_id: run_id.to_owned(),
+            switch: self.switch.name().to_owned(),
+            ..GcSummary::default()
+        };
+        if let Err(e) = self.lock.acquire(run_id).await {
+            summary.error = Some(chain(&e));
+            return summary;
+        }
+        self.run_locked(run_id, retention, shutdown, &mut summary)
+            .await;
+        if let Err(e) = self.lock.release(run_id).await {
+            tracing::warn!(error = %chain(&e), "releasing the janitor lock");
+        }
+        if summary.left_read_only {
+            tracing::error!(
+                run_id,
+                error = summary.error.as_deref().unwrap_or_default(),
+                "REGISTRY LEFT READ-ONLY: switching back to read-write failed; pushes are refused \
+                 until an operator restores it (or the next janitor run does)"
+            );
+        }
+        summary
+    }
+
+    async fn run_locked<F, R>(
+        &self,
+        run_id: &str,
+        retention: R,
+        shutdown: F,
+        summary: &mut GcSummary,
+    ) where
+        F: Future<Output = &'static str> + Send,
+        R: Future<Output = Result<Retained>> + Send,
+    {
+        match self.recover().await {
+            Ok(leftover) => summary.restored_leftover = leftover,
+            Err(e) => {
+                summary.error = Some(format!(
+                    "restoring a registry left read-only: {}",
+                    chain(&e)
+                ));
+                summary.left_read_only = true;
+                return;
+            }
+        }
+        match retention.await {
+            Ok(r) => {
+                summary.manifests_deleted = r.manifests_deleted;
+                summary.protected = r.protected;
+            }
+            Err(e) => {
+                summary.error = Some(format!("retention: {}", chain(&e)));
+                return;
+            }
+        }
+        let record = Record {
+            run_id: run_id.to_owned(),
+            since: jiff::Timestamp::now().to_string(),
+            switch: self.switch.name().to_owned(),
+            pid: std::process::id(),
+        };
+        if let Err(e) = self.journal.write(&record).await {
+            summary.error = Some(chain(&e));
+            return;
+        }
+        let opened = Instant::now();
+        tracing::info!(
+            run_id,
+            switch = self.switch.name(),
+            "opening the read-only window"
+        );
+        let this = self.clone();
+        let mut window = tokio::spawn(async move { this.window().await });
+        let result = tokio::select! {
+            joined = &mut window => match joined {
+                Ok(r) => r,
+                Err(e) if e.is_panic() => Err(Error::Panicked { message: panic_message(e.into_panic()) }),
+                Err(e) => Err(Error::Panicked { message: e.to_string() }),
+            },
+            signal = shutdown => {
+                tracing::warn!(signal, "stopping: closing the read-only window first");
+                window.abort();
+                let _ = (&mut window).await;
+                Err(Error::Interrupted { signal })
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                summary.collector_seconds = outcome.collector_seconds;
+                summary.blobs_deleted = outcome.blobs_deleted;
+                summary.bytes_freed = outcome.bytes_freed;
+                summary.repositories_pruned = outcome.pruned;
+            }
+            Err(e) => {
+                tracing::error!(error = %chain(&e), "maintenance step failed; restoring read-write");
+                summary.error = Some(chain(&e));
+            }
+        }
+        if let Err(e) = self.restore().await {
+            let msg = format!("restoring read-write: {}", chain(&e));
+            summary.error = Some(match summary.error.take() {
+                Some(first) => format!("{first}; {msg}"),
+                None => msg,
+            });
+            summary.left_read_only = true;
+        }
+        summary.window_seconds = opened.elapsed().as_secs_f64();
+        tracing::info!(
+            run_id,
+            window_seconds = summary.window_seconds,
+            "read-only window closed"
+        );
+    }
+
+    async fn window(&self) -> Result<WindowOutcome> {
+        self.switch.set_read_only().await?;
+        self.probe.wait_for(Writes::Refused).await?;
+        let root = self.switch.storage_root();
+        let before = root.as_deref().map(storage::blob_bytes);
+        let run = self.switch.collect(self.options.collector_deadline).await?;
+        let after = root.as_deref().map(storage::blob_bytes);
+        let pruned = match (&root, self.options.prune) {
+            (Some(root), true) => storage::prune_empty_repositories(root)?,
+            (None, true) => {
+                tracing::warn!(
+                    "the switch does not know the storage root: empty repositories are not pruned"
+                );
+                Vec::new()
+            }
+            (_, false) => Vec::new(),
+        };
+        Ok(WindowOutcome {
+            collector_seconds: run.elapsed.as_secs_f64(),
+            blobs_deleted: run.blobs_deleted,
+            bytes_freed: before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a)),
+            pruned,
+        })
+    }
+}
+
+/// An error and its causes, `: `-joined.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}

@@ -1,0 +1,480 @@
+//! `dns01-registry-janitor`: garbage collection in a read-only window that always ends.
+//!
+//! - `gc`: the maintenance window (with `--policy`, retention deletions first).
+//! - `plan` / `apply`: retention: what goes and why the rest stays / delete it.
+//! - `du`: storage per project and repository.
+//!
+//! Exit status: 0 done; 1 failed, registry read-write again; 2 bad usage; 3 **the registry
+//! was left read-only** (an operator must act; the next run restores it first).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dns01_registry::{Client, Repository};
+use dns01_registry_janitor::{
+    CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesSwitch,
+    KubernetesWorkloads, LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained,
+    StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply, inventory, parse_duration,
+    plan,
+};
+
+/// Exit status when the registry may still refuse writes.
+const EXIT_LEFT_READ_ONLY: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "dns01-registry-janitor", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Collects garbage in a read-only window that always ends: prints a JSON summary.
+    /// With --policy, retention deletions happen first (writes are refused in the window).
+    Gc(Box<GcArgs>),
+    /// Prints what retention would delete, and why each kept item is kept.
+    Plan(PlanArgs),
+    /// Deletes what `plan` lists for deletion, by digest.
+    Apply(PlanArgs),
+    /// Storage per project and repository: unique and shared bytes, tags, manifests, last push.
+    Du(DuArgs),
+}
+
+#[derive(Debug, Args)]
+struct DuArgs {
+    /// The registry's base URL.
+    #[arg(long, env = "JANITOR_REGISTRY")]
+    registry: String,
+    /// The filesystem storage root: untagged manifests and push times come from it.
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// Only these repositories (default: the whole catalog).
+    #[arg(long = "repository")]
+    repositories: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn du(args: DuArgs) -> anyhow::Result<ExitCode> {
+    let client = Arc::new(client(&args.registry)?);
+    let repos = if args.repositories.is_empty() {
+        None
+    } else {
+        Some(
+            args.repositories
+                .iter()
+                .map(|r| Repository::parse(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    let inventory = inventory::read(&client, repos, args.storage.as_deref()).await?;
+    let report = dns01_registry_janitor::du::report(&inventory, args.storage.as_deref());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// The registry's base URL.
+    #[arg(long, env = "JANITOR_REGISTRY")]
+    registry: String,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RetentionArgs {
+    /// The retention policy (YAML: defaults, projects, repositories).
+    #[arg(long = "policy")]
+    policy: Option<PathBuf>,
+    /// The registry's filesystem storage root: untagged manifests are listed from it (the
+    /// distribution API cannot list them); with `gc --switch command`, empty repositories are
+    /// pruned in it and bytes freed counted.
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// Images in use, a YAML list of {image, namespace, kind, name}: never deleted.
+    #[arg(long)]
+    workloads: Option<PathBuf>,
+    /// Also protect the images of Pods and of Deployments', StatefulSets', DaemonSets', Jobs'
+    /// and CronJobs' pod templates in every namespace (kubeconfig or in-cluster config).
+    #[arg(long)]
+    kubernetes: bool,
+    /// Names workloads use for this registry (default: the host:port of --registry).
+    #[arg(long = "host")]
+    hosts: Vec<String>,
+    /// Only these repositories (default: the whole catalog).
+    #[arg(long = "repository")]
+    repositories: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SwitchKind {
+    /// The janitor restarts `docker-registry serve` itself with read-only on or off.
+    Process,
+    /// Operator-given commands.
+    Command,
+    /// A registry Deployment: its environment switches read-only, the collector runs as a Job.
+    Kubernetes,
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    /// The registry's base URL, for the write probes.
+    #[arg(long, env = "JANITOR_REGISTRY")]
+    registry: String,
+    /// How the registry is switched.
+    #[arg(long, value_enum, default_value = "process")]
+    switch: SwitchKind,
+    /// Where the lock file and the read-only record live.
+    #[arg(long, default_value = "/var/lib/dns01-registry-janitor")]
+    state_dir: PathBuf,
+    /// The collector is killed past this (`30m`).
+    #[arg(long, default_value = "30m")]
+    collector_deadline: String,
+    /// How long to wait for writes to be refused or accepted after a switch.
+    #[arg(long, default_value = "30s")]
+    probe_timeout: String,
+    /// Keep repositories left empty.
+    #[arg(long)]
+    no_prune: bool,
+    /// Also write the summary as Prometheus gauges here (node_exporter's textfile
+    /// collector); `dns01_registry_janitor_left_read_only 1` means act now.
+    #[arg(long)]
+    metrics_file: Option<PathBuf>,
+    /// Keep the lock and the read-only record on this Lease (`namespace/name`) instead of
+    /// files in --state-dir (cluster mode; kubeconfig or in-cluster config).
+    #[arg(long)]
+    lease: Option<String>,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    /// process: the registry's configuration file.
+    #[arg(long, required_if_eq("switch", "process"))]
+    registry_config: Option<PathBuf>,
+    /// process: the `docker-registry` binary.
+    #[arg(long, default_value = "docker-registry")]
+    registry_bin: PathBuf,
+    /// process: the registry's pid file (default: <state-dir>/registry.pid).
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// process: the registry's log (default: <state-dir>/registry.log).
+    #[arg(long)]
+    log_file: Option<PathBuf>,
+    /// process: extra collector options (`--delete-untagged` is refused on 2.x).
+    #[arg(long = "collector-arg", allow_hyphen_values = true)]
+    collector_args: Vec<String>,
+    /// kubernetes: the registry Deployment, `namespace/name`.
+    #[arg(long, required_if_eq("switch", "kubernetes"))]
+    deployment: Option<String>,
+    /// kubernetes: the registry container (default: the first).
+    #[arg(long)]
+    container: Option<String>,
+    /// kubernetes: how long a rollout may take.
+    #[arg(long, default_value = "5m")]
+    rollout_timeout: String,
+    /// command: makes the registry read-only.
+    #[arg(long, required_if_eq("switch", "command"))]
+    read_only_cmd: Option<String>,
+    /// command: makes it read-write.
+    #[arg(long, required_if_eq("switch", "command"))]
+    read_write_cmd: Option<String>,
+    /// command: runs the collector.
+    #[arg(long, required_if_eq("switch", "command"))]
+    collect_cmd: Option<String>,
+}
+
+fn which(bin: &std::path::Path) -> PathBuf {
+    if bin.components().count() > 1 {
+        return bin.to_owned();
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| bin.to_owned())
+}
+
+async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.state_dir)?;
+    let switch: Arc<dyn Switch> = match args.switch {
+        SwitchKind::Process => Arc::new(ProcessSwitch::new(
+            which(&args.registry_bin),
+            args.registry_config.clone().unwrap_or_default(),
+            args.pid_file
+                .clone()
+                .unwrap_or_else(|| args.state_dir.join("registry.pid")),
+            args.log_file
+                .clone()
+                .unwrap_or_else(|| args.state_dir.join("registry.log")),
+            args.collector_args.clone(),
+        )),
+        SwitchKind::Kubernetes => {
+            let deployment = args.deployment.clone().unwrap_or_default();
+            let Some((ns, name)) = deployment.split_once('/') else {
+                anyhow::bail!("--deployment `{deployment}`: write namespace/name");
+            };
+            let kube = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes")?;
+            let mut switch = KubernetesSwitch::new(kube, ns, name);
+            switch.container = args.container.clone();
+            switch.rollout_timeout = parse_duration("--rollout-timeout", &args.rollout_timeout)?;
+            Arc::new(switch)
+        }
+        SwitchKind::Command => Arc::new(CommandSwitch {
+            read_only: args.read_only_cmd.clone().unwrap_or_default(),
+            read_write: args.read_write_cmd.clone().unwrap_or_default(),
+            collect: args.collect_cmd.clone().unwrap_or_default(),
+            storage: args.retention.storage.clone(),
+            switch_timeout: parse_duration("--probe-timeout", &args.probe_timeout)?,
+        }),
+    };
+    let (lock, journal): (Arc<dyn Lock>, Arc<dyn Journal>) = match &args.lease {
+        Some(lease) => {
+            let Some((ns, name)) = lease.split_once('/') else {
+                anyhow::bail!("--lease `{lease}`: write namespace/name");
+            };
+            let kube = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes")?;
+            (
+                Arc::new(LeaseLock::new(
+                    kube.clone(),
+                    ns,
+                    name,
+                    std::time::Duration::from_secs(3600),
+                )),
+                Arc::new(LeaseJournal::new(kube, ns, name)),
+            )
+        }
+        None => (
+            Arc::new(FileLock::new(args.state_dir.join("janitor.lock"))),
+            Arc::new(FileJournal::new(
+                args.state_dir.join("readonly-record.json"),
+            )),
+        ),
+    };
+    let gc = Gc {
+        switch,
+        lock,
+        journal,
+        probe: WriteProbe::new(
+            &args.registry,
+            parse_duration("--probe-timeout", &args.probe_timeout)?,
+        )?,
+        options: GcOptions {
+            collector_deadline: parse_duration("--collector-deadline", &args.collector_deadline)?,
+            prune: !args.no_prune,
+        },
+    };
+    let run_id = format!(
+        "gc-{}-{}",
+        jiff::Timestamp::now().as_second(),
+        std::process::id()
+    );
+    let retention = async {
+        let Some(_) = &args.retention.policy else {
+            return Ok(Retained::default());
+        };
+        let storage = args
+            .retention
+            .storage
+            .clone()
+            .or_else(|| gc.switch.storage_root());
+        let plan = retention_plan(&args.registry, &args.retention, storage)
+            .await
+            .map_err(|e| dns01_registry_janitor::Error::Retention {
+                message: format!("{e:#}"),
+            })?;
+        let applied = apply(&client_of(&args.registry)?, &plan).await?;
+        for f in &applied.failed {
+            tracing::error!("retention: {f}");
+        }
+        tracing::info!(deleted = applied.deleted.len(), "retention applied");
+        Ok(Retained {
+            manifests_deleted: applied.deleted.len() as u64,
+            protected: plan.protected() as u64,
+        })
+    };
+    let summary = gc.run_with(&run_id, retention, shutdown_signal()).await;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if let Some(path) = &args.metrics_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, summary.to_prometheus())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if summary.left_read_only {
+        ExitCode::from(EXIT_LEFT_READ_ONLY)
+    } else if summary.error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn client(registry: &str) -> anyhow::Result<Client> {
+    Ok(client_of(registry)?)
+}
+
+fn client_of(registry: &str) -> dns01_registry_janitor::Result<Client> {
+    Ok(Client::builder(registry).build()?)
+}
+
+async fn retention_plan(
+    registry: &str,
+    args: &RetentionArgs,
+    storage: Option<PathBuf>,
+) -> anyhow::Result<Plan> {
+    let policy = match &args.policy {
+        Some(p) => Policy::from_yaml(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("in {}", p.display()))?,
+        None => Policy::default(),
+    };
+    let uses = match &args.workloads {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_yaml_ng::from_str::<Vec<ImageUse>>(&text)
+                .with_context(|| format!("in {}", p.display()))?
+        }
+        None => Vec::new(),
+    };
+    let mut uses = StaticWorkloads(uses).uses().await?;
+    if args.kubernetes {
+        let kube = kube::Client::try_default()
+            .await
+            .context("connecting to Kubernetes")?;
+        uses.extend(KubernetesWorkloads::new(kube).uses().await?);
+    }
+    let client = Arc::new(client(registry)?);
+    let mut hosts = args.hosts.clone();
+    if hosts.is_empty() {
+        let url = client.base_url();
+        hosts.push(match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        });
+    }
+    let repos = if args.repositories.is_empty() {
+        None
+    } else {
+        Some(
+            args.repositories
+                .iter()
+                .map(|r| Repository::parse(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    let inventory = inventory::read(&client, repos, storage.as_deref()).await?;
+    Ok(plan(
+        &inventory,
+        &policy,
+        &uses,
+        &hosts,
+        jiff::Timestamp::now(),
+    ))
+}
+
+async fn plan_cmd(args: PlanArgs, apply_it: bool) -> anyhow::Result<ExitCode> {
+    let plan = retention_plan(
+        &args.registry,
+        &args.retention,
+        args.retention.storage.clone(),
+    )
+    .await?;
+    if !apply_it {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        } else {
+            print!("{}", plan.to_text());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let applied = apply(&client(&args.registry)?, &plan).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"plan": plan, "applied": applied}))?
+        );
+    } else {
+        print!("{}", plan.to_text());
+        println!(
+            "deleted {}, failed {}",
+            applied.deleted.len(),
+            applied.failed.len()
+        );
+        for f in &applied.failed {
+            println!("FAILED {f}");
+        }
+    }
+    Ok(if applied.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Resolves with the name of the first SIGTERM or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gc(args) => gc(*args).await,
+        Command::Plan(args) => plan_cmd(args, false).await,
+        Command::Apply(args) => plan_cmd(args, true).await,
+        Command::Du(args) => du(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
