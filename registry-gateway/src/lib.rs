@@ -1,0 +1,149 @@
+//! # dns01-registry-gateway
+//!
+//! A front door for any OCI registry: images on customers' own domains
+//! (`images.customer.com/app:1` → `registry.internal/proj-a/app:1`), mirror paths
+//! (`/proxy/<app>/<upstream-host>/<repo>`) and hosts per upstream; clients authenticate with
+//! the platform's tokens (a hashed token file, the Docker token flow answered by the gateway,
+//! scopes trimmed to what a principal may do); the gateway authenticates upstream with its
+//! own credentials (Basic, the upstream's Bearer dance, or registry JWTs it mints for a CNCF
+//! Distribution in `auth.token` mode); blobs and uploads stream both ways; every answer the
+//! gateway produces is an OCI error body a person can act on.
+//!
+//! - [`config`]: the YAML configuration, validated with errors naming the key and the fix.
+//! - [`route`]: routes and name mapping in both directions.
+//! - [`rewrite`]: names in paths, `Location`, `WWW-Authenticate`, mounts, pages, errors.
+//! - [`tokens`]: the token file, scope trimming, the gateway's own tokens.
+//! - [`upstream`]: upstream credentials.
+//! - [`error`]: [`Error`] and [`Reply`], the one way the gateway answers an error.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use dns01_registry_gateway::{Config, State, router};
+//! let config = Config::from_yaml(
+//!     "routes: [{name: local, upstream: 'http://127.0.0.1:5000', upstream_prefix: proj-a}]",
+//! )?;
+//! let app = router(State::new(config)?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+mod proxy;
+pub mod rewrite;
+pub mod route;
+pub mod tokens;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{any, get};
+
+pub use config::Config;
+pub use error::{Error, Reply, Result};
+use route::{Route, Routes};
+use tokens::{GatewayTokens, TokenStore};
+use upstream::UpstreamAuth;
+
+/// Client authentication: the token file and the gateway's token key.
+#[derive(Debug)]
+struct Auth {
+    store: TokenStore,
+    tokens: GatewayTokens,
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct State {
+    routes: Routes,
+    upstreams: HashMap<String, UpstreamAuth>,
+    auth: Option<Auth>,
+    http: reqwest::Client,
+}
+
+static NO_AUTH: UpstreamAuth = UpstreamAuth::None;
+
+impl State {
+    /// Reads the files the configuration names (token file, passwords, keys) and builds the
+    /// one HTTP client for every upstream.
+    ///
+    /// # Errors
+    /// When a file cannot be read or is wrong.
+    pub fn new(config: Config) -> Result<Arc<Self>> {
+        let auth = config
+            .auth
+            .map(|a| {
+                Ok::<_, Error>(Auth {
+                    store: TokenStore::load(&a.tokens_file)?,
+                    tokens: GatewayTokens::random(a.token_lifetime)?,
+                })
+            })
+            .transpose()?;
+        let mut upstreams = HashMap::new();
+        for (i, r) in config.routes.iter().enumerate() {
+            let u = UpstreamAuth::load(&r.credentials)
+                .map_err(|e| Error::config(format!("routes[{i}].credentials"), e.to_string()))?;
+            upstreams.insert(r.name.clone(), u);
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!(
+                "dns01-registry-gateway/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|e| Error::config("(http client)", e.to_string()))?;
+        Ok(Arc::new(Self {
+            routes: Routes(config.routes),
+            upstreams,
+            auth,
+            http,
+        }))
+    }
+
+    fn upstream(&self, route: &Route) -> &UpstreamAuth {
+        self.upstreams.get(&route.name).unwrap_or(&NO_AUTH)
+    }
+}
+
+/// The gateway's HTTP API: `/v2/…`, `/token`, and OCI errors for anything else.
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/v2/", get(proxy::ping))
+        .route("/v2", get(proxy::ping))
+        .route("/token", get(proxy::token))
+        .route("/v2/_catalog", get(proxy::catalog))
+        .route("/v2/{*rest}", any(proxy::api))
+        .fallback(proxy::fallback)
+        .layer(axum::middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// One log line per request: method, host, path (never the query: upload states), status,
+/// time. Never a header.
+async fn access_log(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, %host, %path, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    resp
+}

@@ -1,0 +1,777 @@
+//! The handlers: ping, the token endpoint, `_catalog`, and every `/v2/<name>/…` request,
+//! forwarded to the route's upstream with streaming bodies both ways, and the upstream's
+//! answer mapped back (names, `Location`, `Link`, and errors a person can act on).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State as AxState};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use dns01_core::Secret;
+use dns01_registry::auth::{Challenge, Scope, TokenResponse, parse_scopes};
+use dns01_registry::jwt::Claims;
+use dns01_registry::{ErrorBody, ErrorCode, Repository};
+
+use crate::State;
+use crate::error::{Reply, unavailable};
+use crate::rewrite::{self, ApiPath, Endpoint, Location};
+use crate::route::{RedirectMode, Route, strip_port};
+use crate::tokens::{self, TokenProblem};
+use crate::upstream::unreachable;
+
+/// Bodies the gateway reads whole (error bodies, tag and catalog pages) are at most this big.
+const SMALL_BODY: usize = 4 << 20;
+/// Redirects of one blob GET the gateway follows at most.
+const MAX_REDIRECTS: usize = 5;
+
+/// Request headers not forwarded upstream: hop-by-hop, and the client's credentials.
+const DROPPED_REQUEST: [HeaderName; 8] = [
+    header::HOST,
+    header::AUTHORIZATION,
+    header::CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::TE,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
+];
+/// Response headers not passed back: hop-by-hop, and those the gateway rewrites.
+const DROPPED_RESPONSE: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::SET_COOKIE,
+    header::WWW_AUTHENTICATE,
+    header::LINK,
+];
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+enum Caller {
+    /// The gateway has no client authentication.
+    Anonymous,
+    /// A gateway token's claims.
+    Token(Claims),
+}
+
+impl Caller {
+    fn subject(&self) -> &str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Token(c) => &c.sub,
+        }
+    }
+}
+
+/// The host the client addressed (`Host`, or the URI's authority for HTTP/2).
+fn host_of(headers: &HeaderMap, uri: &Uri) -> Result<String, Reply> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(ToString::to_string))
+        .map(|h| h.to_ascii_lowercase())
+        .ok_or_else(|| {
+            Reply::with_status(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::NameInvalid,
+                "the request names no host: send a `Host` header",
+            )
+        })
+}
+
+/// The token endpoint clients are sent to, on the host they talk to.
+fn realm(headers: &HeaderMap, host: &str) -> String {
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| matches!(*v, "http" | "https"))
+        .unwrap_or("http");
+    format!("{scheme}://{host}/token")
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, Secret)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+    let (user, pass) = decoded.split_once(':')?;
+    Some((user.to_owned(), Secret::new(pass)))
+}
+
+/// A 401 with the gateway's challenge for `scope`.
+fn challenge(
+    headers: &HeaderMap,
+    host: &str,
+    scope: Option<&Scope>,
+    error: Option<&str>,
+    message: String,
+) -> Reply {
+    let mut c = Challenge::new("Bearer")
+        .param("realm", &realm(headers, host))
+        .param("service", strip_port(host));
+    if let Some(s) = scope {
+        c = c.param("scope", &s.to_string());
+    }
+    if let Some(e) = error {
+        c = c.param("error", e);
+    }
+    Reply::new(ErrorCode::Unauthorized, message).header(header::WWW_AUTHENTICATE, &c.to_string())
+}
+
+/// The caller's gateway token, checked.
+fn caller(
+    state: &State,
+    headers: &HeaderMap,
+    host: &str,
+    scope: Option<&Scope>,
+) -> Result<Caller, Reply> {
+    let Some(auth) = &state.auth else {
+        return Ok(Caller::Anonymous);
+    };
+    let Some(token) = bearer_token(headers) else {
+        return Err(challenge(
+            headers,
+            host,
+            scope,
+            None,
+            format!(
+                "authentication required: log in to {host} with your platform token (`podman login {host}`)"
+            ),
+        ));
+    };
+    match auth.tokens.verify(token, strip_port(host)) {
+        Ok(c) => Ok(Caller::Token(c)),
+        Err(problem) => {
+            let why = match problem {
+                TokenProblem::Invalid => {
+                    "the token was not issued by this gateway (or before it restarted)"
+                }
+                TokenProblem::Expired => "the token has expired",
+                TokenProblem::OtherHost => "the token was issued for another host",
+            };
+            Err(challenge(
+                headers,
+                host,
+                scope,
+                Some("invalid_token"),
+                format!("{why}: ask {} for a new one", realm(headers, host)),
+            ))
+        }
+    }
+}
+
+/// Ping: `GET /v2/`.
+pub(crate) async fn ping(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let result = host_of(&headers, &uri).and_then(|host| caller(&state, &headers, &host, None));
+    match result {
+        Ok(_) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (
+                    HeaderName::from_static("docker-distribution-api-version"),
+                    "registry/2.0",
+                ),
+            ],
+            "{}",
+        )
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// The token endpoint: `GET /token?service=…&scope=…` with Basic credentials.
+pub(crate) async fn token(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Reply> {
+    let host = host_of(&headers, &uri)?;
+    let Some(auth) = &state.auth else {
+        return Err(Reply::with_status(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Unsupported,
+            "this gateway has no client authentication (no `auth` in its configuration): no token is needed",
+        ));
+    };
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let service = pairs.iter().find(|(k, _)| k == "service").map_or_else(
+        || strip_port(&host).to_owned(),
+        |(_, v)| v.to_ascii_lowercase(),
+    );
+    let scopes = parse_scopes(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.as_str()),
+    )
+    .map_err(|e| {
+        Reply::with_status(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::NameInvalid,
+            e.to_string(),
+        )
+    })?;
+    let unauthorized = |message: String| {
+        Reply::new(ErrorCode::Unauthorized, message).header(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"dns01-registry-gateway\"",
+        )
+    };
+    let Some((user, password)) = basic_credentials(&headers) else {
+        return Err(unauthorized(
+            "send your principal name and platform token as Basic credentials (`podman login -u <principal>`)".into(),
+        ));
+    };
+    let file = auth.store.get();
+    let Some(principal) = file.authenticate(&user, &password) else {
+        return Err(unauthorized(format!(
+            "user `{user}` and this token match no principal of the gateway's token file; check both"
+        )));
+    };
+    let access = principal.trim(&scopes, |name| {
+        let repo = Repository::parse(name).ok()?;
+        let (route, upstream) = state.routes.resolve(&service, &repo)?;
+        Some(route.project_of(&upstream))
+    });
+    tracing::info!(
+        principal = %principal.name,
+        service = %service,
+        asked = %scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+        granted = %access.iter().map(|a| format!("{}:{}:{}", a.resource_type, a.name, a.actions.join(","))).collect::<Vec<_>>().join(" "),
+        "token issued"
+    );
+    let token = auth.tokens.issue(&principal.name, &service, access);
+    let body = TokenResponse::new(&token, auth.tokens.lifetime.as_secs(), None).to_json();
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn action_of(method: &Method) -> &'static str {
+    match *method {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "push",
+    }
+}
+
+/// The scope a client asks the gateway for, for `action` on `name`.
+fn client_scope(name: &Repository, action: &str) -> Scope {
+    match action {
+        "push" => Scope::repository(name.as_str(), &["pull", "push"]),
+        a => Scope::repository(name.as_str(), &[a]),
+    }
+}
+
+/// Checks that `caller` may `action` `name` (project `project`); a principal that may but
+/// holds a token without it is sent for a new token, one that may not gets 403 with why.
+fn authorize(
+    state: &State,
+    headers: &HeaderMap,
+    host: &str,
+    caller: &Caller,
+    name: &Repository,
+    project: &str,
+    action: &str,
+) -> Result<(), Reply> {
+    let Caller::Token(claims) = caller else {
+        return Ok(());
+    };
+    if tokens::grants(claims, name.as_str(), action) {
+        return Ok(());
+    }
+    let file = state.auth.as_ref().map(|a| a.store.get());
+    let principal = file.as_ref().and_then(|f| f.principal(&claims.sub));
+    let may = principal
+        .is_some_and(|p| tokens::permission(action).is_some_and(|perm| p.may(project, perm)));
+    if may {
+        return Err(challenge(
+            headers,
+            host,
+            Some(&client_scope(name, action)),
+            Some("insufficient_scope"),
+            format!("the token does not cover {action} on {name}: ask for a token with that scope"),
+        ));
+    }
+    Err(Reply::new(
+        ErrorCode::Denied,
+        format!(
+            "{} may not {action} {host}/{name} (project {project}); it may: {}",
+            claims.sub,
+            principal.map_or_else(
+                || "nothing (no longer in the token file)".to_owned(),
+                |p| p.describe()
+            )
+        ),
+    ))
+}
+
+/// `GET /v2/_catalog`: the route serving the host without a path, names filtered to what
+/// the caller may pull.
+pub(crate) async fn catalog(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Reply> {
+    let host = host_of(&headers, &uri)?;
+    let caller = caller(&state, &headers, &host, Some(&Scope::catalog()))?;
+    if let Caller::Token(c) = &caller
+        && !tokens::grants_catalog(c)
+    {
+        return Err(challenge(
+            &headers,
+            &host,
+            Some(&Scope::catalog()),
+            Some("insufficient_scope"),
+            "the token does not cover the catalog: ask for scope registry:catalog:*".into(),
+        ));
+    }
+    let route = state.routes.for_host(&host).ok_or_else(|| {
+        Reply::new(
+            ErrorCode::NameUnknown,
+            format!("no route serves the whole namespace of {host}, so it has no catalog"),
+        )
+    })?;
+    let mut url = route
+        .upstream
+        .join("v2/_catalog")
+        .map_err(|e| bad_upstream(route, &e.to_string()))?;
+    url.set_query(
+        Some(&rewrite::catalog_query(
+            uri.query().unwrap_or_default(),
+            route,
+        ))
+        .filter(|q| !q.is_empty())
+        .map(String::as_str),
+    );
+    let mut req = state.http.get(url);
+    if let Some(v) = state
+        .upstream(route)
+        .authorization(&state.http, route, caller.subject(), &[Scope::catalog()])
+        .await?
+    {
+        req = req.header(header::AUTHORIZATION, v);
+    }
+    let resp = req.send().await.map_err(|e| unreachable(route, &e))?;
+    if !resp.status().is_success() {
+        return Err(upstream_error(route, resp, None).await);
+    }
+    let link = resp
+        .headers()
+        .get(header::LINK)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| rewrite::link(v, route));
+    let body = read_small(resp)
+        .await
+        .ok_or_else(|| bad_upstream(route, "its catalog page is too big or broke off"))?;
+    let file = state.auth.as_ref().map(|a| a.store.get());
+    let principal = match &caller {
+        Caller::Token(c) => file.as_ref().and_then(|f| f.principal(&c.sub)),
+        Caller::Anonymous => None,
+    };
+    let body = rewrite::catalog_body(&body, route, |u| match &caller {
+        Caller::Anonymous => true,
+        Caller::Token(_) => {
+            principal.is_some_and(|p| p.may(&route.project_of(u), tokens::Permission::Pull))
+        }
+    })
+    .ok_or_else(|| bad_upstream(route, "its catalog page is not catalog JSON"))?;
+    let mut out = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if let Some(l) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        out.headers_mut().insert(header::LINK, l);
+    }
+    Ok(out)
+}
+
+/// Every `/v2/<name>/…` request.
+pub(crate) async fn api(
+    AxState(state): AxState<Arc<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Reply> {
+    let host = host_of(&headers, &uri)?;
+    let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
+    let api = ApiPath::parse(rest).ok_or_else(|| {
+        Reply::with_status(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NameInvalid,
+            format!("`{}` is not an OCI distribution API path with a valid repository name (lowercase, `/`-separated)", uri.path()),
+        )
+    })?;
+    let (route, upstream_name) = state.routes.resolve(&host, &api.name).ok_or_else(|| {
+        Reply::new(
+            ErrorCode::NameUnknown,
+            format!(
+                "no route of this gateway serves {}/{}",
+                strip_port(&host),
+                api.name
+            ),
+        )
+    })?;
+    let action = action_of(&method);
+    let project = route.project_of(&upstream_name);
+    let caller = caller(
+        &state,
+        &headers,
+        &host,
+        Some(&client_scope(&api.name, action)),
+    )?;
+    authorize(
+        &state, &headers, &host, &caller, &api.name, &project, action,
+    )?;
+
+    let mut upstream_scopes = vec![match action {
+        "push" => Scope::repository(upstream_name.as_str(), &["pull", "push"]),
+        a => Scope::repository(upstream_name.as_str(), &[a]),
+    }];
+    let mut query = uri.query().unwrap_or_default().to_owned();
+    if api.endpoint == Endpoint::UploadStart && query.contains("from=") {
+        query = rewrite::mount_query(&query, |from| {
+            let (r, up) = state.routes.resolve(&host, from)?;
+            let allowed = r.name == route.name
+                && match &caller {
+                    Caller::Anonymous => true,
+                    Caller::Token(c) => tokens::grants(c, from.as_str(), "pull"),
+                };
+            if !allowed {
+                tracing::info!(principal = %caller.subject(), from = %from, into = %api.name, "cross-repository mount refused; the upload starts plainly");
+            }
+            allowed.then_some(up)
+        });
+        if let Some((_, from)) =
+            url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "from")
+        {
+            upstream_scopes.push(Scope::repository(&from, &["pull"]));
+        }
+    }
+    let mut url = route
+        .upstream
+        .join(&api.path_for(&upstream_name))
+        .map_err(|e| bad_upstream(route, &e.to_string()))?;
+    url.set_query(Some(query.as_str()).filter(|q| !q.is_empty()));
+
+    let auth = state
+        .upstream(route)
+        .authorization(&state.http, route, caller.subject(), &upstream_scopes)
+        .await?;
+    let mut req = state.http.request(method.clone(), url);
+    for (name, value) in &headers {
+        if !DROPPED_REQUEST.contains(name) {
+            req = req.header(name, value);
+        }
+    }
+    if let Some(v) = &auth {
+        req = req.header(header::AUTHORIZATION, v.clone());
+    }
+    if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
+        req = req.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    }
+    let resp = req.send().await.map_err(|e| unreachable(route, &e))?;
+    tracing::debug!(route = %route.name, %method, name = %api.name, status = resp.status().as_u16(), "upstream answer");
+
+    let status = resp.status();
+    if status.is_redirection()
+        && route.blob_redirects == RedirectMode::Follow
+        && matches!(api.endpoint, Endpoint::Blob(_))
+    {
+        return follow(&state, route, resp, &headers, auth).await;
+    }
+    if !(status.is_success()
+        || status.is_redirection()
+        || status == StatusCode::NOT_FOUND
+        || status == StatusCode::BAD_REQUEST
+        || status == StatusCode::RANGE_NOT_SATISFIABLE)
+        || (status == StatusCode::METHOD_NOT_ALLOWED)
+    {
+        return Err(upstream_error(route, resp, Some((&upstream_name, &api.name))).await);
+    }
+    pass(route, resp, &api, &upstream_name, &method).await
+}
+
+/// Follows an upstream's blob redirect and streams what it points to. `Authorization` goes
+/// only to the upstream itself, never to another host.
+async fn follow(
+    state: &State,
+    route: &Route,
+    mut resp: reqwest::Response,
+    headers: &HeaderMap,
+    auth: Option<HeaderValue>,
+) -> Result<Response, Reply> {
+    for _ in 0..MAX_REDIRECTS {
+        let target = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| resp.url().join(l).ok())
+            .ok_or_else(|| {
+                bad_upstream(route, "it redirected a blob without a usable `Location`")
+            })?;
+        let mut req = state.http.get(target.clone());
+        for h in [header::RANGE, header::ACCEPT, header::USER_AGENT] {
+            if let Some(v) = headers.get(&h) {
+                req = req.header(h, v);
+            }
+        }
+        if target.origin() == route.upstream.origin()
+            && let Some(v) = &auth
+        {
+            req = req.header(header::AUTHORIZATION, v.clone());
+        }
+        resp = req.send().await.map_err(|e| unreachable(route, &e))?;
+        if !resp.status().is_redirection() {
+            if !(resp.status().is_success() || resp.status() == StatusCode::RANGE_NOT_SATISFIABLE) {
+                return Err(upstream_error(route, resp, None).await);
+            }
+            return Ok(stream(resp, |_| true));
+        }
+    }
+    Err(bad_upstream(
+        route,
+        "it redirected a blob more than 5 times",
+    ))
+}
+
+/// The upstream's answer as a response, headers filtered by `keep`, body streamed.
+fn stream(resp: reqwest::Response, keep: impl Fn(&HeaderName) -> bool) -> Response {
+    let status = resp.status();
+    let mut out = Response::builder().status(status);
+    for (name, value) in resp.headers() {
+        if !DROPPED_RESPONSE.contains(name) && keep(name) {
+            out = out.header(name, value);
+        }
+    }
+    out.body(Body::from_stream(resp.bytes_stream()))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+/// Passes an upstream answer on, names mapped.
+async fn pass(
+    route: &Route,
+    resp: reqwest::Response,
+    api: &ApiPath,
+    upstream_name: &Repository,
+    method: &Method,
+) -> Result<Response, Reply> {
+    let location = match resp
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(l) => Some(match rewrite::location(l, route) {
+            Some(Location::Gateway(p)) => p,
+            Some(Location::External(u)) => u.to_string(),
+            None => {
+                return Err(bad_upstream(
+                    route,
+                    "it sent a `Location` outside the route's names",
+                ));
+            }
+        }),
+        None => None,
+    };
+    let link = resp
+        .headers()
+        .get(header::LINK)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| rewrite::link(v, route));
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let rewrite_body = *method != Method::HEAD
+        && ((api.endpoint == Endpoint::Tags && status.is_success())
+            || (status.is_client_error() && is_json));
+    let mut out = if rewrite_body {
+        let headers = resp.headers().clone();
+        let body = read_small(resp)
+            .await
+            .ok_or_else(|| bad_upstream(route, "its answer is too big or broke off"))?;
+        let body = if status.is_success() {
+            rewrite::tags_body(&body, &api.name)
+        } else {
+            rewrite::error_body(&body, upstream_name, &api.name)
+        }
+        .unwrap_or_else(|| body.to_vec());
+        let mut out = Response::builder().status(status);
+        for (name, value) in &headers {
+            if !DROPPED_RESPONSE.contains(name)
+                && name != header::CONTENT_LENGTH
+                && name != header::LOCATION
+            {
+                out = out.header(name, value);
+            }
+        }
+        out.body(Body::from(body))
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    } else {
+        stream(resp, |n| n != header::LOCATION)
+    };
+    let h = out.headers_mut();
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LOCATION, l);
+    }
+    if let Some(l) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LINK, l);
+    }
+    Ok(out)
+}
+
+/// Reads a body of at most [`SMALL_BODY`] bytes.
+async fn read_small(mut resp: reqwest::Response) -> Option<bytes::Bytes> {
+    if resp.content_length().is_some_and(|n| n > SMALL_BODY as u64) {
+        return None;
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if buf.len() + chunk.len() > SMALL_BODY {
+            return None;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Some(buf.freeze())
+}
+
+/// 503 for an upstream answer the gateway cannot use.
+fn bad_upstream(route: &Route, why: &str) -> Reply {
+    Reply::with_status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        unavailable(),
+        format!(
+            "the upstream registry {} of route {} answered in a way the gateway cannot use: {why}",
+            route.upstream_host(),
+            route.name
+        ),
+    )
+}
+
+/// An upstream error as an answer a person can act on.
+async fn upstream_error(
+    route: &Route,
+    resp: reqwest::Response,
+    names: Option<(&Repository, &Repository)>,
+) -> Reply {
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_text = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let body = tokio::time::timeout(Duration::from_secs(5), read_small(resp))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let said = match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(b) if !b.errors.is_empty() => b.summary(),
+        _ => String::from_utf8_lossy(&body)
+            .trim()
+            .chars()
+            .take(300)
+            .collect(),
+    };
+    let said = match names {
+        Some((up, client)) => said.replace(up.as_str(), client.as_str()),
+        None => said,
+    };
+    let said = if said.is_empty() {
+        "no message".to_owned()
+    } else {
+        said
+    };
+    let upstream = route.upstream_host();
+    let r = &route.name;
+    match status.as_u16() {
+        429 => {
+            let wait = retry_after.as_deref().map_or_else(String::new, |s| format!("; retry after {s} s"));
+            let reply = Reply::new(
+                ErrorCode::TooManyRequests,
+                format!("the upstream registry {upstream} of route {r} is rate limiting the gateway ({said}){wait}"),
+            );
+            match retry_after {
+                Some(s) => reply.header(header::RETRY_AFTER, &s),
+                None => reply,
+            }
+        }
+        401 => Reply::new(
+            ErrorCode::Denied,
+            format!(
+                "the upstream registry {upstream} of route {r} refused the gateway's credentials (401: {said}); \
+                 your own credentials were accepted: the platform operator must fix the route's upstream credentials"
+            ),
+        ),
+        403 => Reply::new(
+            ErrorCode::Denied,
+            format!("the upstream registry {upstream} of route {r} denied this with the gateway's credentials (403: {said})"),
+        ),
+        405 if is_text => Reply::new(
+            ErrorCode::Unsupported,
+            format!(
+                "the registry {upstream} of route {r} is in maintenance (read-only): pulls work, pushes and deletes \
+                 are refused until the maintenance window ends; try again later"
+            ),
+        ),
+        405 => Reply::new(ErrorCode::Unsupported, format!("the upstream registry {upstream} of route {r} does not support this ({said})")),
+        s => Reply::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            unavailable(),
+            format!("the upstream registry {upstream} of route {r} failed ({s}: {said}); try again later"),
+        )
+        .header(header::RETRY_AFTER, retry_after.as_deref().unwrap_or("1")),
+    }
+}
+
+/// Anything else: an OCI error, never a bare 404 page.
+pub(crate) async fn fallback(uri: Uri) -> Reply {
+    Reply::with_status(
+        StatusCode::NOT_FOUND,
+        ErrorCode::Unsupported,
+        format!(
+            "`{}` is not part of the OCI distribution API this gateway serves (`/v2/…`, `/token`)",
+            uri.path()
+        ),
+    )
+}
