@@ -1,0 +1,394 @@
+//! A real CNCF Distribution in `auth.token` mode trusting the gateway's signing certificate,
+//! behind the gateway; skopeo and podman as clients.
+
+use dns01_testkit::registry::{
+    OciLayout, Registry, RegistryConfig, TokenAuth, layer_bytes, podman_pull,
+};
+
+use crate::support::{
+    Files, Gateway, bind, claims, jwt_header, seen, sha256_hex, signing_key, skopeo, token,
+};
+
+const TOKEN_A: &str = "platform-token-a-5ecret";
+const TOKEN_B: &str = "platform-token-b-5ecret";
+const CREDS_A: &str = "ci-a:platform-token-a-5ecret";
+const CREDS_B: &str = "ci-b:platform-token-b-5ecret";
+
+struct Env {
+    registry: Registry,
+    gateway: Gateway,
+    kid: String,
+    key_pem: String,
+    _files: Files,
+}
+
+/// Distribution (token mode, trusting the gateway's key) and the gateway with two routes on
+/// it: `localhost` is customer A's custom domain (`app` → `proj-a/app`), `127.0.0.1` the
+/// platform's whole namespace (project = first component).
+fn env(read_only: bool) -> Env {
+    let (key_pem, cert_pem, kid) = signing_key();
+    let listener = bind();
+    let gw = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let registry = Registry::start(RegistryConfig {
+        read_only,
+        token: Some(TokenAuth {
+            realm: format!("{gw}/token"),
+            service: "registry.internal".into(),
+            issuer: "dns01-gateway".into(),
+            root_cert_bundle_pem: cert_pem,
+        }),
+        ..RegistryConfig::default()
+    })
+    .unwrap();
+    let files = Files::new();
+    let tokens = files.write(
+        "tokens.yaml",
+        &format!(
+            "tokens:\n  - {{principal: ci-a, sha256: {}, projects: {{proj-a: [pull, push]}}}}\n  - {{principal: ci-b, sha256: {}, projects: {{proj-b: [pull, push, delete]}}}}\n",
+            sha256_hex(TOKEN_A),
+            sha256_hex(TOKEN_B)
+        ),
+    );
+    let key = files.write("key.pem", &key_pem);
+    let creds = format!(
+        "{{kind: distribution, issuer: dns01-gateway, service: registry.internal, key_file: '{}'}}",
+        key.display()
+    );
+    let yaml = format!(
+        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: customer-a, host: localhost, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}}}\n  - {{name: platform, host: 127.0.0.1, upstream: '{}', credentials: {creds}}}\n",
+        tokens.display(),
+        registry.url(),
+        registry.url(),
+    );
+    let gateway = Gateway::serve(listener, &yaml);
+    Env {
+        registry,
+        gateway,
+        kid,
+        key_pem,
+        _files: files,
+    }
+}
+
+/// A layout with `v1` (amd64) and `multi` (an amd64/arm64 index).
+fn images(seed: u64) -> OciLayout {
+    let layout = OciLayout::new().unwrap();
+    layout
+        .image("amd64", "linux/amd64", &[layer_bytes(2048, seed)])
+        .unwrap();
+    layout
+        .image("arm64", "linux/arm64", &[layer_bytes(2048, seed + 1)])
+        .unwrap();
+    layout
+        .image("v1", "linux/amd64", &[layer_bytes(4096, seed + 2)])
+        .unwrap();
+    layout
+        .index(
+            "multi",
+            &[("amd64", "linux/amd64"), ("arm64", "linux/arm64")],
+        )
+        .unwrap();
+    layout
+}
+
+/// `Docker-Content-Digest` of a manifest HEAD through the gateway as ci-a.
+async fn manifest_digest(
+    base: &str,
+    name: &str,
+    reference: &str,
+    user: &str,
+    pw: &str,
+) -> (u16, String) {
+    let (_, tok) = token(base, user, pw, &[&format!("repository:{name}:pull")]).await;
+    let r = reqwest::Client::new()
+        .head(format!("{base}/v2/{name}/manifests/{reference}"))
+        .bearer_auth(tok)
+        .header(
+            "accept",
+            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+        )
+        .send()
+        .await
+        .unwrap();
+    (
+        r.status().as_u16(),
+        r.headers()
+            .get("docker-content-digest")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_pushes_an_image_and_an_index_through_a_custom_domain_and_podman_pulls_both_platforms()
+ {
+    let env = env(false);
+    let layout = images(10);
+    let custom = format!("localhost:{}", env.gateway.port());
+    layout
+        .push("v1", &format!("{custom}/app:v1"), Some(CREDS_A))
+        .unwrap();
+    layout
+        .push("multi", &format!("{custom}/app:multi"), Some(CREDS_A))
+        .unwrap();
+
+    // Stored under the project's prefix upstream: the platform route shows it as proj-a/app.
+    let platform = env.gateway.url("127.0.0.1");
+    for (reference, tag) in [("v1", "v1"), ("multi", "multi")] {
+        let (status, digest) =
+            manifest_digest(&platform, "proj-a/app", reference, "ci-a", TOKEN_A).await;
+        assert_eq!(status, 200);
+        assert_eq!(digest, layout.digest(tag).unwrap());
+    }
+
+    // podman pulls each platform of the index through the custom domain.
+    for (arch, child) in [("amd64", "amd64"), ("arm64", "arm64")] {
+        let image = format!("{custom}/app:multi");
+        let pull = podman_pull(&image, Some(arch), Some(CREDS_A)).unwrap();
+        assert_eq!(pull.architecture(&image).unwrap(), arch);
+        // podman 4.3 records the index's digest as the image digest, and both the index
+        // and the platform's manifest in RepoDigests.
+        let digest = pull.inspect(&image, "{{.Digest}}").unwrap();
+        assert_eq!(digest, layout.digest("multi").unwrap(), "{arch}");
+        let repo_digests = pull.inspect(&image, "{{.RepoDigests}}").unwrap();
+        assert!(
+            repo_digests.contains(&layout.digest(child).unwrap()),
+            "{arch}: {repo_digests}"
+        );
+    }
+
+    // And skopeo copies the index back out, unchanged.
+    let out = OciLayout::new().unwrap();
+    let dest = format!("oci:{}:back", out.path().display());
+    let src = format!("docker://{custom}/app:multi");
+    let (ok, output) = skopeo(&[
+        "--insecure-policy",
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--src-creds",
+        CREDS_A,
+        &src,
+        &dest,
+    ]);
+    assert!(ok, "{output}");
+    assert_eq!(out.digest("back").unwrap(), layout.digest("multi").unwrap());
+    assert!(
+        env.registry.log().contains("proj-a/app"),
+        "the registry saw the prefixed name"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_can_pull_and_push_its_own_names_only_and_cannot_mount_from_another() {
+    let env = env(false);
+    let platform = env.gateway.url("127.0.0.1");
+    let host = format!("127.0.0.1:{}", env.gateway.port());
+    let a = images(20);
+    let b = images(30);
+    a.push("v1", &format!("{host}/proj-a/app:v1"), Some(CREDS_A))
+        .unwrap();
+    b.push("v1", &format!("{host}/proj-b/secret:v1"), Some(CREDS_B))
+        .unwrap();
+
+    // ci-a pushing into proj-b: refused. skopeo's first request is a blob HEAD, whose 403
+    // has no body to print; the reason shows on requests with a body (below).
+    let err = a
+        .push("v1", &format!("{host}/proj-b/app:v1"), Some(CREDS_A))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("403 (Forbidden)"), "{err}");
+
+    // A multi-scope request is trimmed to what ci-a may do.
+    let (status, tok) = token(
+        &platform,
+        "ci-a",
+        TOKEN_A,
+        &[
+            "repository:proj-a/app:pull,push,delete repository:proj-b/secret:pull",
+            "repository:proj-a/other:pull",
+            "registry:catalog:*",
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let access = claims(&tok)["access"].clone();
+    assert_eq!(
+        access,
+        serde_json::json!([
+            {"type": "repository", "name": "proj-a/app", "actions": ["pull", "push"]},
+            {"type": "repository", "name": "proj-a/other", "actions": ["pull"]},
+            {"type": "registry", "name": "catalog", "actions": ["*"]},
+        ])
+    );
+
+    let http = reqwest::Client::new();
+    let mut everything = String::new();
+    // Pulling proj-b as ci-a: 403 DENIED saying who may do what.
+    let (status, text, body) = seen(
+        http.get(format!("{platform}/v2/proj-b/secret/manifests/v1"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    everything.push_str(&text);
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    let msg = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("ci-a may not pull")
+            && msg.contains("project proj-b")
+            && msg.contains("pull,push on proj-a"),
+        "{msg}"
+    );
+    // skopeo shows the same reason.
+    let (ok, output) = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        CREDS_A,
+        &format!("docker://{host}/proj-b/secret:v1"),
+    ]);
+    assert!(!ok && output.contains("ci-a may not pull"), "{output}");
+
+    // Mounting a proj-b layer into proj-a: the gateway drops the mount and a plain upload
+    // starts (202), the blob does not appear in proj-a.
+    let b_manifest: serde_json::Value =
+        serde_json::from_slice(&b.blob(&b.digest("v1").unwrap()).unwrap()).unwrap();
+    let layer = b_manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, tok) = token(
+        &platform,
+        "ci-a",
+        TOKEN_A,
+        &[
+            "repository:proj-a/app:pull,push",
+            "repository:proj-b/secret:pull",
+        ],
+    )
+    .await;
+    let (status, text, _) = seen(
+        http.post(format!(
+            "{platform}/v2/proj-a/app/blobs/uploads/?mount={layer}&from=proj-b/secret"
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    everything.push_str(&text);
+    assert_eq!(status, 202, "{text}");
+    assert!(
+        text.contains("location: /v2/proj-a/app/blobs/uploads/"),
+        "{text}"
+    );
+    let (status, text, _) = seen(
+        http.head(format!("{platform}/v2/proj-a/app/blobs/{layer}"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    everything.push_str(&text);
+    assert_eq!(
+        status, 404,
+        "the proj-b layer must not be in proj-a: {text}"
+    );
+
+    // The same mount inside proj-b, by ci-b, works: the refusal above is the gateway's.
+    let (_, tok_b) = token(
+        &platform,
+        "ci-b",
+        TOKEN_B,
+        &[
+            "repository:proj-b/copy:pull,push",
+            "repository:proj-b/secret:pull",
+        ],
+    )
+    .await;
+    let (status, text, _) = seen(
+        http.post(format!(
+            "{platform}/v2/proj-b/copy/blobs/uploads/?mount={layer}&from=proj-b/secret"
+        ))
+        .bearer_auth(&tok_b)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    everything.push_str(&text);
+    assert_eq!(status, 201, "{text}");
+    assert!(
+        text.contains("location: /v2/proj-b/copy/blobs/sha256:"),
+        "{text}"
+    );
+
+    // No client saw an upstream token (a JWT with the signing key's kid), a platform token
+    // or the key; the logs at trace level hold no token at all.
+    for word in everything.split(|c: char| c.is_whitespace() || c == '"' || c == ',') {
+        if let Some(h) = jwt_header(word) {
+            assert_ne!(
+                h["kid"],
+                env.kid.as_str(),
+                "an upstream token reached a client"
+            );
+        }
+    }
+    let key_body: String = env
+        .key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let logs = env.gateway.logs.text();
+    assert!(logs.contains("token issued"), "logs were captured: {logs}");
+    for secret in [
+        TOKEN_A,
+        TOKEN_B,
+        &key_body[..40],
+        &tok[..40],
+        &tok_b[..40],
+        "eyJ",
+    ] {
+        assert!(
+            !everything.contains(secret) || secret == "eyJ",
+            "{secret} reached a client"
+        );
+        assert!(!logs.contains(secret), "{secret} is in the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_registry_answers_pushes_with_a_maintenance_message() {
+    let env = env(true);
+    let host = format!("127.0.0.1:{}", env.gateway.port());
+    let err = images(40)
+        .push("v1", &format!("{host}/proj-a/app:v1"), Some(CREDS_A))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("maintenance (read-only)"), "{err}");
+    let platform = env.gateway.url("127.0.0.1");
+    let (_, tok) = token(
+        &platform,
+        "ci-a",
+        TOKEN_A,
+        &["repository:proj-a/app:pull,push"],
+    )
+    .await;
+    let (status, text, body) = seen(
+        reqwest::Client::new()
+            .post(format!("{platform}/v2/proj-a/app/blobs/uploads/"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 405, "{text}");
+    assert_eq!(body["errors"][0]["code"], "UNSUPPORTED");
+}

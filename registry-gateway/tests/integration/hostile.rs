@@ -1,0 +1,214 @@
+//! The hostile upstream of testkit behind an anonymous gateway with Basic upstream
+//! credentials: each failure reaches the client as an OCI error a person can act on.
+
+use base64::Engine as _;
+use dns01_testkit::hostile::{BLOB, Hostile};
+
+use crate::support::{Files, Gateway, bind, seen, skopeo};
+
+const UPSTREAM_PASSWORD: &str = "upstream-pa55word";
+
+struct Env {
+    hostile: Hostile,
+    gateway: Gateway,
+    _files: Files,
+}
+
+fn env() -> Env {
+    let hostile = Hostile::start(Some(("vendor", UPSTREAM_PASSWORD)));
+    let files = Files::new();
+    let pw = files.write("upstream-password", &format!("{UPSTREAM_PASSWORD}\n"));
+    let creds = format!(
+        "{{kind: basic, username: vendor, password_file: '{}'}}",
+        pw.display()
+    );
+    let yaml = format!(
+        "routes:\n  - {{name: vendor, host: localhost, upstream: '{up}', credentials: {creds}}}\n  - {{name: vendor-follow, host: localhost, path: follow, upstream: '{up}', blob_redirects: follow, credentials: {creds}}}\n  - {{name: mirror, host: localhost, path: mirror, upstream_prefix: hidden, upstream: '{up}', credentials: {creds}}}\n  - {{name: nowhere, host: localhost, path: nowhere, upstream: 'http://127.0.0.1:1'}}\n",
+        up = hostile.url()
+    );
+    let gateway = Gateway::serve(bind(), &yaml);
+    Env {
+        hostile,
+        gateway,
+        _files: files,
+    }
+}
+
+/// (method, path, status, code, words in the message, `Retry-After`).
+type Case = (
+    &'static str,
+    String,
+    u16,
+    &'static str,
+    &'static [&'static str],
+    Option<&'static str>,
+);
+
+const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_upstream() {
+    let env = env();
+    let base = env.gateway.url("localhost");
+    let up = env.hostile.host();
+    let http = reqwest::Client::new();
+    let mut everything = String::new();
+    // (method, path, status, code, words in the message, Retry-After)
+    let table: [Case; 7] = [
+        (
+            "GET",
+            "ratelimit/app/manifests/v1".into(),
+            429,
+            "TOOMANYREQUESTS",
+            &["rate limiting", "slow down", "retry after 0 s"],
+            Some("0"),
+        ),
+        (
+            "GET",
+            "broken/app/manifests/v1".into(),
+            503,
+            "UNAVAILABLE",
+            &["failed (500", "database is on fire", "route vendor"],
+            Some("1"),
+        ),
+        (
+            "GET",
+            "unavailable/app/manifests/v1".into(),
+            503,
+            "UNAVAILABLE",
+            &["upstream maintenance"],
+            Some("1"),
+        ),
+        (
+            "PUT",
+            "readonly/app/manifests/v1".into(),
+            405,
+            "UNSUPPORTED",
+            &["maintenance (read-only)"],
+            None,
+        ),
+        (
+            "GET",
+            "mirror/other/app/manifests/v1".to_owned(),
+            404,
+            "MANIFEST_UNKNOWN",
+            &["manifest unknown in mirror/other/app"],
+            None,
+        ),
+        (
+            "GET",
+            format!("nowhere/app/blobs/{DIGEST}"),
+            503,
+            "UNAVAILABLE",
+            &["127.0.0.1:1", "route nowhere", "cannot be reached"],
+            Some("1"),
+        ),
+        (
+            "GET",
+            "unrouted/x/manifests/v1".to_owned(),
+            404,
+            "MANIFEST_UNKNOWN",
+            &["manifest unknown in unrouted/x"],
+            None,
+        ),
+    ];
+    for (method, path, status, code, words, retry) in table {
+        let r = http
+            .request(method.parse().unwrap(), format!("{base}/v2/{path}"))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (got, text, body) = seen(r).await;
+        everything.push_str(&text);
+        assert_eq!(got, status, "{path}: {text}");
+        assert_eq!(body["errors"][0]["code"], code, "{path}: {text}");
+        let msg = body["errors"][0]["message"].as_str().unwrap();
+        for w in words {
+            assert!(msg.contains(w), "{path}: `{w}` not in `{msg}`");
+        }
+        assert_eq!(retry_after.as_deref(), retry, "{path}");
+        if status >= 500 {
+            assert!(
+                text.contains("warning: 299 -"),
+                "{path}: a 5xx carries its message in Warning: {text}"
+            );
+            assert!(
+                msg.contains(&up) || msg.contains("127.0.0.1:1"),
+                "{path}: names the upstream: {msg}"
+            );
+        }
+        assert!(
+            !msg.contains("hidden/"),
+            "the upstream prefix stays hidden: {msg}"
+        );
+    }
+
+    // A relative blob redirect: passed on absolute (route vendor) or followed (vendor-follow).
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (status, text, _) = seen(
+        no_redirects
+            .get(format!("{base}/v2/redirect/app/blobs/{DIGEST}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    everything.push_str(&text);
+    assert_eq!(status, 307, "{text}");
+    assert!(
+        text.contains(&format!("location: http://{up}/artifacts-downloads/2222")),
+        "{text}"
+    );
+    let r = no_redirects
+        .get(format!("{base}/v2/follow/redirect/app/blobs/{DIGEST}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    assert_eq!(&r.bytes().await.unwrap()[..], BLOB);
+
+    // A connection the upstream drops mid-blob is not turned into a complete answer.
+    let r = http
+        .get(format!("{base}/v2/drop/app/blobs/{DIGEST}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.bytes().await.is_err(),
+        "a truncated blob must fail at the client"
+    );
+
+    // skopeo prints the gateway's message.
+    let (ok, output) = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://localhost:{}/ratelimit/app:v1", env.gateway.port()),
+    ]);
+    assert!(
+        !ok && output.contains("rate limiting the gateway"),
+        "{output}"
+    );
+
+    // The gateway sent its upstream credentials; no client and no log line saw them.
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("vendor:{UPSTREAM_PASSWORD}"))
+    );
+    let seen_upstream = env.hostile.authorizations();
+    assert!(!seen_upstream.is_empty() && seen_upstream.iter().all(|a| *a == basic));
+    let logs = env.gateway.logs.text();
+    assert!(logs.contains("upstream answer"), "trace logs captured");
+    for secret in [UPSTREAM_PASSWORD, &basic[6..]] {
+        assert!(!everything.contains(secret), "{secret} reached a client");
+        assert!(!output.contains(secret), "{secret} reached skopeo");
+        assert!(!logs.contains(secret), "{secret} is in the logs");
+    }
+}
