@@ -17,6 +17,7 @@ use dns01_registry::jwt::Claims;
 use dns01_registry::{ErrorBody, ErrorCode, Repository};
 
 use crate::State;
+use crate::config::CredentialsConfig;
 use crate::error::{Reply, unavailable};
 use crate::rewrite::{self, ApiPath, Endpoint, Location};
 use crate::route::{RedirectMode, Route, strip_port};
@@ -736,6 +737,13 @@ async fn upstream_error(
                 None => reply,
             }
         }
+        401 if matches!(route.credentials, CredentialsConfig::None) => Reply::new(
+            ErrorCode::Denied,
+            format!(
+                "the upstream registry {upstream} of route {r} asks for credentials and the route has none \
+                 (401: {said}); the platform operator must add `credentials` to route {r}"
+            ),
+        ),
         401 => Reply::new(
             ErrorCode::Denied,
             format!(

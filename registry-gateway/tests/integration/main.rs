@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bearer;
 mod distribution;
 mod hostile;
 mod support;
