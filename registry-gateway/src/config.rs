@@ -19,6 +19,7 @@
 //!     project: app1
 //!     blob_redirects: follow
 //!     credentials: {kind: bearer, username: vendor, password_file: /run/secrets/ghcr}
+//!     allow: {repositories: ['proxy/app1/ghcr.io/vendor/*'], tags: ['v*']}
 //! ```
 
 use std::collections::BTreeSet;
@@ -28,6 +29,7 @@ use dns01_registry::Repository;
 use serde::Deserialize;
 use url::Url;
 
+use crate::allow::AllowList;
 use crate::error::{Error, Result};
 use crate::route::{RedirectMode, Route};
 
@@ -115,6 +117,17 @@ struct RawRoute {
     blob_redirects: RedirectMode,
     #[serde(default)]
     credentials: RawCredentials,
+    #[serde(default)]
+    allow: RawAllow,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    #[serde(default)]
+    repositories: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -279,6 +292,25 @@ impl Config {
                     key_file,
                 },
             };
+            for (k, list, extra) in [
+                ("allow.repositories", &r.allow.repositories, "/"),
+                ("allow.tags", &r.allow.tags, "_"),
+            ] {
+                if let Some(bad) = list.iter().find(|g| {
+                    g.is_empty()
+                        || !g.chars().all(|c| {
+                            c.is_ascii_alphanumeric() || "*?.-_".contains(c) || extra.contains(c)
+                        })
+                }) {
+                    return Err(Error::config(
+                        key(k),
+                        format!(
+                            "`{bad}` is not a glob of names: use name characters with `*` (any \
+                             run) and `?` (one character), e.g. `team/*` or `v*`"
+                        ),
+                    ));
+                }
+            }
             routes.push(Route {
                 name: r.name,
                 host,
@@ -288,6 +320,10 @@ impl Config {
                 project: r.project,
                 blob_redirects: r.blob_redirects,
                 credentials,
+                allow: AllowList {
+                    repositories: r.allow.repositories,
+                    tags: r.allow.tags,
+                },
             });
         }
         Ok(Self { auth, routes })
@@ -367,6 +403,11 @@ routes:
                 "without scheme, port",
             ),
             ("routes: []", "routes", "at least one"),
+            (
+                "routes: [{name: a, upstream: http://x, allow: {tags: ['v 1']}}]",
+                "routes[0].allow.tags",
+                "glob",
+            ),
             (
                 "auth: {tokens_file: t, token_lifetime_seconds: 5}\nroutes: [{name: a, upstream: http://x}]",
                 "auth.token_lifetime_seconds",

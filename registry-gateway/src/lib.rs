@@ -30,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allow;
 pub mod config;
 pub mod error;
 mod proxy;
@@ -65,6 +66,8 @@ pub struct State {
     upstreams: HashMap<String, UpstreamAuth>,
     auth: Option<Auth>,
     http: reqwest::Client,
+    /// Digests reachable from allowed tags, by route and upstream name.
+    reachable: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<allow::Reachable>)>>,
 }
 
 static NO_AUTH: UpstreamAuth = UpstreamAuth::None;
@@ -107,6 +110,7 @@ impl State {
             upstreams,
             auth,
             http,
+            reachable: std::sync::Mutex::default(),
         }))
     }
 

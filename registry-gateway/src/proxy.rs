@@ -17,6 +17,7 @@ use dns01_registry::jwt::Claims;
 use dns01_registry::{ErrorBody, ErrorCode, Repository};
 
 use crate::State;
+use crate::allow::{AllowList, Reachable};
 use crate::config::CredentialsConfig;
 use crate::error::{Reply, unavailable};
 use crate::rewrite::{self, ApiPath, Endpoint, Location};
@@ -458,6 +459,18 @@ pub(crate) async fn api(
         &state, &headers, &host, &caller, &api.name, &project, action,
     )?;
 
+    if route.allow != AllowList::default() {
+        check_allow(
+            &state,
+            route,
+            &api,
+            &upstream_name,
+            caller.subject(),
+            &method,
+        )
+        .await?;
+    }
+
     let mut upstream_scopes = vec![match action {
         "push" => Scope::repository(upstream_name.as_str(), &["pull", "push"]),
         a => Scope::repository(upstream_name.as_str(), &[a]),
@@ -782,4 +795,172 @@ pub(crate) async fn fallback(uri: Uri) -> Reply {
             uri.path()
         ),
     )
+}
+
+/// How long a repository's reachable digests are reused.
+const REACHABLE_TTL: Duration = Duration::from_secs(30);
+/// A miss recomputes them when they are older than this (a tag may have just moved).
+const REACHABLE_REFRESH: Duration = Duration::from_secs(2);
+/// Tags and index children looked at, at most, per repository.
+const REACHABLE_LIMIT: usize = 200;
+
+/// The route's allow-list: the repository, the tag, and for a digest its reachability from
+/// an allowed tag. Denials are 403 `DENIED` naming the rule.
+async fn check_allow(
+    state: &State,
+    route: &Route,
+    api: &ApiPath,
+    upstream_name: &Repository,
+    subject: &str,
+    method: &Method,
+) -> Result<(), Reply> {
+    let a = &route.allow;
+    let deny = |m: String| Reply::new(ErrorCode::Denied, m);
+    if !a.repository(api.name.as_str()) {
+        return Err(deny(format!(
+            "{} is not on the allow-list of route {} (repositories: {})",
+            api.name,
+            route.name,
+            a.repositories.join(", ")
+        )));
+    }
+    let (digest, is_manifest) = match &api.endpoint {
+        Endpoint::Manifest(r) if !r.contains(':') => {
+            if a.tag(r) {
+                return Ok(());
+            }
+            return Err(deny(format!(
+                "tag {r} of {} is not on the allow-list of route {} (tags: {})",
+                api.name,
+                route.name,
+                a.tags.join(", ")
+            )));
+        }
+        Endpoint::Manifest(d) => (d, true),
+        Endpoint::Blob(d) => (d, false),
+        _ => return Ok(()),
+    };
+    if !a.restricts_tags() || !matches!(*method, Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let found = |r: &Reachable| {
+        if is_manifest {
+            r.manifests.contains(digest)
+        } else {
+            r.blobs.contains(digest)
+        }
+    };
+    for refresh in [false, true] {
+        let r = reachable(state, route, upstream_name, subject, refresh).await?;
+        if found(&r) {
+            return Ok(());
+        }
+    }
+    Err(deny(format!(
+        "{digest} of {} is not reachable from a tag on the allow-list of route {} (tags: {})",
+        api.name,
+        route.name,
+        a.tags.join(", ")
+    )))
+}
+
+/// The digests reachable from the allowed tags of `upstream_name`, cached.
+async fn reachable(
+    state: &State,
+    route: &Route,
+    upstream_name: &Repository,
+    subject: &str,
+    refresh: bool,
+) -> Result<Arc<Reachable>, Reply> {
+    let key = format!("{}\n{upstream_name}", route.name);
+    if let Ok(cache) = state.reachable.lock()
+        && let Some((at, r)) = cache.get(&key)
+    {
+        let max_age = if refresh {
+            REACHABLE_REFRESH
+        } else {
+            REACHABLE_TTL
+        };
+        if at.elapsed() < max_age {
+            return Ok(Arc::clone(r));
+        }
+    }
+    let scope = [Scope::repository(upstream_name.as_str(), &["pull"])];
+    let auth = state
+        .upstream(route)
+        .authorization(&state.http, route, subject, &scope)
+        .await?;
+    let get = |path: String| {
+        let mut req = state
+            .http
+            .get(
+                route
+                    .upstream
+                    .join(&path)
+                    .map_err(|e| bad_upstream(route, &e.to_string()))?,
+            )
+            .header(header::ACCEPT, dns01_registry::media::MANIFEST_ACCEPT);
+        if let Some(v) = &auth {
+            req = req.header(header::AUTHORIZATION, v.clone());
+        }
+        Ok::<_, Reply>(req)
+    };
+    let mut out = Reachable::default();
+    let resp = get(format!("v2/{upstream_name}/tags/list"))?
+        .send()
+        .await
+        .map_err(|e| unreachable(route, &e))?;
+    if resp.status().is_success() {
+        let body = read_small(resp)
+            .await
+            .ok_or_else(|| bad_upstream(route, "its tag list is too big or broke off"))?;
+        let tags: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| serde_json::from_value(v["tags"].clone()).ok())
+            .unwrap_or_default();
+        let mut pending: Vec<String> = tags
+            .into_iter()
+            .filter(|t| route.allow.tag(t))
+            .take(REACHABLE_LIMIT)
+            .collect();
+        let mut seen = 0;
+        while let Some(reference) = pending.pop() {
+            seen += 1;
+            if seen > REACHABLE_LIMIT {
+                break;
+            }
+            let resp = get(format!("v2/{upstream_name}/manifests/{reference}"))?
+                .send()
+                .await
+                .map_err(|e| unreachable(route, &e))?;
+            if !resp.status().is_success() {
+                continue;
+            }
+            let media = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let Some(body) = read_small(resp).await else {
+                continue;
+            };
+            out.manifests
+                .insert(dns01_registry::Digest::sha256_of(&body).to_string());
+            match dns01_registry::Manifest::from_slice(media.as_deref(), &body) {
+                Ok(dns01_registry::Manifest::Index(i)) => {
+                    pending.extend(i.children().map(ToString::to_string));
+                }
+                Ok(dns01_registry::Manifest::Image(m)) => {
+                    out.blobs.extend(m.blobs().map(|d| d.digest.to_string()));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let out = Arc::new(out);
+    if let Ok(mut cache) = state.reachable.lock() {
+        cache.retain(|_, (at, _)| at.elapsed() < REACHABLE_TTL);
+        cache.insert(key, (std::time::Instant::now(), Arc::clone(&out)));
+    }
+    Ok(out)
 }

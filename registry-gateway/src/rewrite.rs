@@ -318,6 +318,7 @@ mod tests {
             project: None,
             blob_redirects: RedirectMode::Pass,
             credentials: CredentialsConfig::None,
+            allow: crate::allow::AllowList::default(),
         }
     }
 

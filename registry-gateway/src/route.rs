@@ -13,6 +13,7 @@ use dns01_registry::Repository;
 use serde::Deserialize;
 use url::Url;
 
+use crate::allow::AllowList;
 use crate::config::CredentialsConfig;
 
 /// What to do with an upstream's redirect of a blob GET.
@@ -47,6 +48,8 @@ pub struct Route {
     pub blob_redirects: RedirectMode,
     /// Credentials for the upstream.
     pub credentials: CredentialsConfig,
+    /// What clients may pull and push (empty: everything).
+    pub allow: AllowList,
 }
 
 impl Route {
@@ -161,6 +164,7 @@ mod tests {
             project: None,
             blob_redirects: RedirectMode::Pass,
             credentials: CredentialsConfig::None,
+            allow: AllowList::default(),
         }
     }
 

@@ -55,8 +55,9 @@ fn env(read_only: bool) -> Env {
         key.display()
     );
     let yaml = format!(
-        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: customer-a, host: localhost, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}}}\n  - {{name: platform, host: 127.0.0.1, upstream: '{}', credentials: {creds}}}\n",
+        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: customer-a, host: localhost, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}}}\n  - {{name: platform, host: 127.0.0.1, upstream: '{}', credentials: {creds}}}\n  - {{name: allowed, host: 127.0.0.1, path: allowed, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}, allow: {{repositories: [allowed/app], tags: [multi]}}}}\n",
         tokens.display(),
+        registry.url(),
         registry.url(),
         registry.url(),
     );
@@ -424,4 +425,92 @@ async fn a_read_only_registry_answers_pushes_with_a_maintenance_message() {
     .await;
     assert_eq!(status, 405, "{text}");
     assert_eq!(body["errors"][0]["code"], "UNSUPPORTED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_allow_list_lets_allowed_tags_and_their_digests_through_only() {
+    let env = env(false);
+    let layout = images(50);
+    let custom = format!("localhost:{}", env.gateway.port());
+    layout
+        .push("v1", &format!("{custom}/app:v1"), Some(CREDS_A))
+        .unwrap();
+    layout
+        .push("multi", &format!("{custom}/app:multi"), Some(CREDS_A))
+        .unwrap();
+    let layer_of = |tag: &str| -> String {
+        let m: serde_json::Value =
+            serde_json::from_slice(&layout.blob(&layout.digest(tag).unwrap()).unwrap()).unwrap();
+        m["layers"][0]["digest"].as_str().unwrap().to_owned()
+    };
+
+    let base = env.gateway.url("127.0.0.1");
+    let (_, tok) = token(
+        &base,
+        "ci-a",
+        TOKEN_A,
+        &[
+            "repository:allowed/app:pull",
+            "repository:allowed/other:pull",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(format!("{base}/v2/allowed/{path}"))
+            .bearer_auth(&tok)
+            .header(
+                "accept",
+                "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            )
+            .send()
+    };
+    let amd64 = layout.digest("amd64").unwrap();
+    let table = [
+        ("app/manifests/multi".to_owned(), 200, ""),
+        (format!("app/manifests/{amd64}"), 200, ""),
+        (format!("app/blobs/{}", layer_of("amd64")), 200, ""),
+        (
+            "app/manifests/v1".to_owned(),
+            403,
+            "tag v1 of allowed/app is not on the allow-list of route allowed (tags: multi)",
+        ),
+        (
+            format!("app/manifests/{}", layout.digest("v1").unwrap()),
+            403,
+            "is not reachable from a tag on the allow-list of route allowed",
+        ),
+        (
+            format!("app/blobs/{}", layer_of("v1")),
+            403,
+            "is not reachable from a tag on the allow-list",
+        ),
+        (
+            "other/tags/list".to_owned(),
+            403,
+            "allowed/other is not on the allow-list of route allowed (repositories: allowed/app)",
+        ),
+    ];
+    for (path, status, message) in table {
+        let (got, text, body) = seen(get(path.clone()).await.unwrap()).await;
+        assert_eq!(got, status, "{path}: {text}");
+        if status == 403 {
+            assert_eq!(body["errors"][0]["code"], "DENIED", "{path}");
+            let m = body["errors"][0]["message"].as_str().unwrap();
+            assert!(m.contains(message), "{path}: {m}");
+        }
+    }
+
+    // podman shows the rule that refused it.
+    let err = podman_pull(
+        &format!("127.0.0.1:{}/allowed/app:v1", env.gateway.port()),
+        None,
+        Some(CREDS_A),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("is not on the allow-list of route allowed"),
+        "{err}"
+    );
 }
