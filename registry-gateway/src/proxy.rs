@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use dns01_core::Secret;
 use dns01_registry::auth::{Challenge, Scope, TokenResponse, parse_scopes};
 use dns01_registry::jwt::Claims;
-use dns01_registry::{ErrorBody, ErrorCode, Repository};
+use dns01_registry::{ErrorBody, ErrorCode, Platform, Repository};
 
 use crate::State;
 use crate::allow::{AllowList, Reachable};
@@ -536,7 +536,16 @@ pub(crate) async fn api(
     {
         return Err(upstream_error(route, resp, Some((&upstream_name, &api.name))).await);
     }
-    pass(route, resp, &api, &upstream_name, &method).await
+    let platform = client_platform(&headers);
+    pass(
+        route,
+        resp,
+        &api,
+        &upstream_name,
+        &method,
+        platform.as_ref(),
+    )
+    .await
 }
 
 /// Follows an upstream's blob redirect and streams what it points to. `Authorization` goes
@@ -602,6 +611,7 @@ async fn pass(
     api: &ApiPath,
     upstream_name: &Repository,
     method: &Method,
+    platform: Option<&Platform>,
 ) -> Result<Response, Reply> {
     let location = match resp
         .headers()
@@ -631,15 +641,34 @@ async fn pass(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
+    let is_index = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(dns01_registry::media::manifest_kind)
+        == Some(dns01_registry::media::ManifestKind::Index);
+    let check_platform = platform.is_some()
+        && *method == Method::GET
+        && status == StatusCode::OK
+        && is_index
+        && matches!(api.endpoint, Endpoint::Manifest(_));
     let rewrite_body = *method != Method::HEAD
         && ((api.endpoint == Endpoint::Tags && status.is_success())
-            || (status.is_client_error() && is_json));
+            || (status.is_client_error() && is_json)
+            || check_platform);
     let mut out = if rewrite_body {
         let headers = resp.headers().clone();
         let body = read_small(resp)
             .await
             .ok_or_else(|| bad_upstream(route, "its answer is too big or broke off"))?;
-        let body = if status.is_success() {
+        if check_platform
+            && let (Some(p), Endpoint::Manifest(reference)) = (platform, &api.endpoint)
+        {
+            platform_check(&body, p, &api.name, reference)?;
+        }
+        let body = if check_platform {
+            None
+        } else if status.is_success() {
             rewrite::tags_body(&body, &api.name)
         } else {
             rewrite::error_body(&body, upstream_name, &api.name)
@@ -963,4 +992,41 @@ async fn reachable(
         cache.insert(key, (std::time::Instant::now(), Arc::clone(&out)));
     }
     Ok(out)
+}
+
+/// The platform a client states in its `User-Agent` (`… os/linux arch/amd64 …`, as Docker
+/// sends it; podman 4.3 and containerd say none).
+fn client_platform(headers: &HeaderMap) -> Option<Platform> {
+    let ua = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let word = |key: &str| {
+        ua.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .filter(|v| !v.is_empty())
+    };
+    Some(Platform::new(word("os/")?, word("arch/")?))
+}
+
+/// 404 `MANIFEST_UNKNOWN` when an index has entries with platforms and none for the client.
+fn platform_check(
+    body: &[u8],
+    platform: &Platform,
+    name: &Repository,
+    reference: &str,
+) -> Result<(), Reply> {
+    let Ok(dns01_registry::Manifest::Index(index)) =
+        dns01_registry::Manifest::from_slice(None, body)
+    else {
+        return Ok(());
+    };
+    let built: Vec<String> = index.platforms().map(ToString::to_string).collect();
+    if built.is_empty() || index.find(platform).is_some() {
+        return Ok(());
+    }
+    Err(Reply::new(
+        ErrorCode::ManifestUnknown,
+        format!(
+            "{name}:{reference} is built for {} only; this client is {platform}",
+            built.join(", ")
+        ),
+    ))
 }

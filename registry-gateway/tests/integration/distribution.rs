@@ -199,6 +199,34 @@ async fn skopeo_pushes_an_image_and_an_index_through_a_custom_domain_and_podman_
     assert_eq!(body, serde_json::json!({"repositories": ["app"]}));
     assert!(!text.contains("proj-a"), "{text}");
 
+    // A client that states its platform (Docker's User-Agent) and is not served by the
+    // index hears so at pull time; one that is served gets the index unchanged.
+    let (_, tok) = token(&base, "ci-a", TOKEN_A, &["repository:app:pull"]).await;
+    for (arch, status) in [("s390x", 404), ("arm64", 200)] {
+        let r = http
+            .get(format!("{base}/v2/app/manifests/multi"))
+            .bearer_auth(&tok)
+            .header("accept", "application/vnd.oci.image.index.v1+json")
+            .header(
+                "user-agent",
+                format!("docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1.0 os/linux arch/{arch} UpstreamClient(Docker-Client/24.0.7 \\(linux\\))"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (got, text, body) = seen(r).await;
+        assert_eq!(got, status, "{arch}: {text}");
+        if status == 404 {
+            assert_eq!(body["errors"][0]["code"], "MANIFEST_UNKNOWN");
+            assert_eq!(
+                body["errors"][0]["message"],
+                "app:multi is built for linux/amd64, linux/arm64 only; this client is linux/s390x"
+            );
+        } else {
+            assert_eq!(body["manifests"].as_array().unwrap().len(), 2, "{text}");
+        }
+    }
+
     // And skopeo copies the index back out, unchanged.
     let out = OciLayout::new().unwrap();
     let dest = format!("oci:{}:back", out.path().display());
