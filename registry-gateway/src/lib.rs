@@ -14,6 +14,8 @@
 //! - [`rewrite`]: names in paths, `Location`, `WWW-Authenticate`, mounts, pages, errors.
 //! - [`tokens`]: the token file, scope trimming, the gateway's own tokens.
 //! - [`upstream`]: upstream credentials.
+//! - [`allow`]: allow-lists of repositories and tags; digests reachable from allowed tags.
+//! - [`check`]: the `test <image>` subcommand's steps, as a client pulls.
 //! - [`error`]: [`Error`] and [`Reply`], the one way the gateway answers an error.
 //!
 //! ```no_run
@@ -31,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod allow;
+pub mod check;
 pub mod config;
 pub mod error;
 mod proxy;

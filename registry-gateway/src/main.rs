@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use dns01_registry_gateway::{Config, State, router};
+use dns01_registry::{Credentials, ImageRef, Platform};
+use dns01_registry_gateway::{Config, State, check, router};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,21 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+    },
+    /// Pull an image the way a client does (ping, token, manifest HEAD/GET, the platform's
+    /// manifest, config, first layer) and say which step fails; exit code 1 on failure.
+    Test {
+        /// The image: `host[:port]/name:tag` or `…@sha256:…`.
+        image: String,
+        /// `principal:token` for the gateway.
+        #[arg(long, env = "GATEWAY_TEST_CREDS", hide_env_values = true)]
+        creds: Option<String>,
+        /// Talk plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain_http: bool,
+        /// The platform to pick from an index.
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
     },
     /// Check a configuration file and exit.
     Check {
@@ -55,6 +71,30 @@ async fn main() -> anyhow::Result<()> {
             let c = load(&config)?;
             State::new(c)?;
             println!("{}: ok", config.display());
+            Ok(())
+        }
+        Command::Test {
+            image,
+            creds,
+            plain_http,
+            platform,
+        } => {
+            let image = ImageRef::parse(&image)?;
+            let platform: Platform = platform.parse()?;
+            let creds = creds
+                .map(|c| {
+                    c.split_once(':')
+                        .map(|(u, p)| Credentials::new(u, p))
+                        .context("--creds: write `principal:token`")
+                })
+                .transpose()?;
+            let steps = check::check_image(&image, plain_http, creds, &platform).await;
+            for s in &steps {
+                println!("{s}");
+            }
+            if steps.iter().any(|s| s.outcome.is_err()) {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Serve { config, listen } => {

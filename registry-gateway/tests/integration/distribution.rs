@@ -542,3 +542,53 @@ async fn an_allow_list_lets_allowed_tags_and_their_digests_through_only() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_subcommand_walks_a_pull_and_names_the_failing_step() {
+    let env = env(false);
+    let layout = images(60);
+    let custom = format!("localhost:{}", env.gateway.port());
+    layout
+        .push("multi", &format!("{custom}/app:multi"), Some(CREDS_A))
+        .unwrap();
+    let run = |image: String, creds: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dns01-registry-gateway"))
+            .args(["test", "--plain-http", "--platform", "linux/arm64", &image])
+            .env("GATEWAY_TEST_CREDS", creds)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run(format!("{custom}/app:multi"), CREDS_A);
+    assert_eq!(code, Some(0), "{out}");
+    let arm64 = layout.digest("arm64").unwrap();
+    for line in [
+        "ok    ping".to_owned(),
+        format!(
+            "ok    manifest HEAD app:multi: {}",
+            layout.digest("multi").unwrap()
+        ),
+        format!("ok    manifest GET app@{arm64} (linux/arm64)"),
+        "ok    config HEAD".to_owned(),
+        "ok    first layer HEAD".to_owned(),
+    ] {
+        assert!(out.contains(&line), "`{line}` missing in:\n{out}");
+    }
+    // ci-b on customer A's domain: the step, the code and the reason.
+    let (code, out) = run(format!("{custom}/app:multi"), CREDS_B);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  manifest HEAD app:multi: denied")
+            && out.contains("ci-b may not pull")
+            && out.contains("which rule refused it"),
+        "{out}"
+    );
+    assert!(!out.contains(TOKEN_B), "{out}");
+}
