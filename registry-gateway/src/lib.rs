@@ -36,6 +36,7 @@ pub mod allow;
 pub mod check;
 pub mod config;
 pub mod error;
+pub mod metrics;
 mod proxy;
 pub mod rewrite;
 pub mod route;
@@ -71,6 +72,7 @@ pub struct State {
     http: reqwest::Client,
     /// Digests reachable from allowed tags, by route and upstream name.
     reachable: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<allow::Reachable>)>>,
+    metrics: metrics::Metrics,
 }
 
 static NO_AUTH: UpstreamAuth = UpstreamAuth::None;
@@ -114,6 +116,7 @@ impl State {
             auth,
             http,
             reachable: std::sync::Mutex::default(),
+            metrics: metrics::Metrics::default(),
         }))
     }
 
@@ -122,7 +125,8 @@ impl State {
     }
 }
 
-/// The gateway's HTTP API: `/v2/…`, `/token`, and OCI errors for anything else.
+/// The gateway's HTTP API: `/v2/…`, `/token`, `/metrics`, `/healthz`, and OCI errors for
+/// anything else.
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/v2/", get(proxy::ping))
@@ -130,14 +134,33 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/token", get(proxy::token))
         .route("/v2/_catalog", get(proxy::catalog))
         .route("/v2/{*rest}", any(proxy::api))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok" }))
         .fallback(proxy::fallback)
-        .layer(axum::middleware::from_fn(access_log))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access_log,
+        ))
         .with_state(state)
 }
 
-/// One log line per request: method, host, path (never the query: upload states), status,
-/// time. Never a header.
+async fn metrics_text(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+/// One log line per request (method, host, path without the query, status, principal,
+/// route, name, reference, response length, time) and the request metrics. Never a header
+/// or a query (upload states, tokens).
 async fn access_log(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -151,6 +174,27 @@ async fn access_log(
         .to_owned();
     let start = std::time::Instant::now();
     let resp = next.run(req).await;
-    tracing::info!(%method, %host, %path, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    let served = resp
+        .extensions()
+        .get::<metrics::Served>()
+        .cloned()
+        .unwrap_or_default();
+    let status = resp.status().as_u16();
+    let length = resp
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    if path != "/metrics" && path != "/healthz" {
+        state.metrics.request(&served, method.as_str(), status);
+    }
+    tracing::info!(
+        %method, %host, %path, status,
+        principal = %served.principal, route = %served.route, name = %served.name,
+        reference = %served.reference, length = %length,
+        ms = start.elapsed().as_millis() as u64,
+        "request"
+    );
     resp
 }

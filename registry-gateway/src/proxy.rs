@@ -20,10 +20,12 @@ use crate::State;
 use crate::allow::{AllowList, Reachable};
 use crate::config::CredentialsConfig;
 use crate::error::{Reply, unavailable};
+use crate::metrics::Served;
 use crate::rewrite::{self, ApiPath, Endpoint, Location};
 use crate::route::{RedirectMode, Route, strip_port};
 use crate::tokens::{self, TokenProblem};
 use crate::upstream::unreachable;
+use futures::StreamExt as _;
 
 /// Bodies the gateway reads whole (error bodies, tag and catalog pages) are at most this big.
 const SMALL_BODY: usize = 4 << 20;
@@ -267,6 +269,7 @@ pub(crate) async fn token(
         "token issued"
     );
     let token = auth.tokens.issue(&principal.name, &service, access);
+    state.metrics.token_issued();
     let body = TokenResponse::new(&token, auth.tokens.lifetime.as_secs(), None).to_json();
     Ok((
         StatusCode::OK,
@@ -427,6 +430,23 @@ pub(crate) async fn api(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let mut served = Served::default();
+    let mut resp = match api_inner(&state, method, uri, headers, body, &mut served).await {
+        Ok(r) => r,
+        Err(r) => r.into_response(),
+    };
+    resp.extensions_mut().insert(served);
+    resp
+}
+
+async fn api_inner(
+    state: &State,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+    served: &mut Served,
 ) -> Result<Response, Reply> {
     let host = host_of(&headers, &uri)?;
     let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
@@ -449,19 +469,24 @@ pub(crate) async fn api(
     })?;
     let action = action_of(&method);
     let project = route.project_of(&upstream_name);
+    served.route.clone_from(&route.name);
+    served.project.clone_from(&project);
+    served.name = api.name.to_string();
+    if let Endpoint::Manifest(r) | Endpoint::Blob(r) = &api.endpoint {
+        served.reference.clone_from(r);
+    }
     let caller = caller(
-        &state,
+        state,
         &headers,
         &host,
         Some(&client_scope(&api.name, action)),
     )?;
-    authorize(
-        &state, &headers, &host, &caller, &api.name, &project, action,
-    )?;
+    served.principal = caller.subject().to_owned();
+    authorize(state, &headers, &host, &caller, &api.name, &project, action)?;
 
     if route.allow != AllowList::default() {
         check_allow(
-            &state,
+            state,
             route,
             &api,
             &upstream_name,
@@ -517,7 +542,11 @@ pub(crate) async fn api(
     if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
         req = req.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
+    let started = std::time::Instant::now();
     let resp = req.send().await.map_err(|e| unreachable(route, &e))?;
+    state
+        .metrics
+        .upstream(&route.name, started.elapsed().as_secs_f64());
     tracing::debug!(route = %route.name, %method, name = %api.name, status = resp.status().as_u16(), "upstream answer");
 
     let status = resp.status();
@@ -525,7 +554,7 @@ pub(crate) async fn api(
         && route.blob_redirects == RedirectMode::Follow
         && matches!(api.endpoint, Endpoint::Blob(_))
     {
-        return follow(&state, route, resp, &headers, auth).await;
+        return follow(state, route, resp, &headers, auth).await;
     }
     if !(status.is_success()
         || status.is_redirection()
@@ -544,6 +573,7 @@ pub(crate) async fn api(
         &upstream_name,
         &method,
         platform.as_ref(),
+        &state.metrics.bytes(&route.name),
     )
     .await
 }
@@ -582,7 +612,7 @@ async fn follow(
             if !(resp.status().is_success() || resp.status() == StatusCode::RANGE_NOT_SATISFIABLE) {
                 return Err(upstream_error(route, resp, None).await);
             }
-            return Ok(stream(resp, |_| true));
+            return Ok(stream(resp, |_| true, &state.metrics.bytes(&route.name)));
         }
     }
     Err(bad_upstream(
@@ -592,7 +622,11 @@ async fn follow(
 }
 
 /// The upstream's answer as a response, headers filtered by `keep`, body streamed.
-fn stream(resp: reqwest::Response, keep: impl Fn(&HeaderName) -> bool) -> Response {
+fn stream(
+    resp: reqwest::Response,
+    keep: impl Fn(&HeaderName) -> bool,
+    bytes: &prometheus_client::metrics::counter::Counter,
+) -> Response {
     let status = resp.status();
     let mut out = Response::builder().status(status);
     for (name, value) in resp.headers() {
@@ -600,7 +634,13 @@ fn stream(resp: reqwest::Response, keep: impl Fn(&HeaderName) -> bool) -> Respon
             out = out.header(name, value);
         }
     }
-    out.body(Body::from_stream(resp.bytes_stream()))
+    let bytes = bytes.clone();
+    let body = resp.bytes_stream().inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            bytes.inc_by(c.len() as u64);
+        }
+    });
+    out.body(Body::from_stream(body))
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
@@ -612,6 +652,7 @@ async fn pass(
     upstream_name: &Repository,
     method: &Method,
     platform: Option<&Platform>,
+    bytes: &prometheus_client::metrics::counter::Counter,
 ) -> Result<Response, Reply> {
     let location = match resp
         .headers()
@@ -686,7 +727,7 @@ async fn pass(
         out.body(Body::from(body))
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
     } else {
-        stream(resp, |n| n != header::LOCATION)
+        stream(resp, |n| n != header::LOCATION, bytes)
     };
     let h = out.headers_mut();
     if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {

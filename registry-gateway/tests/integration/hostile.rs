@@ -194,6 +194,38 @@ async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_ups
         "a truncated blob must fail at the client"
     );
 
+    // Metrics count requests by route, project, method and status, and streamed bytes.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "gateway_requests_total{route=\"vendor\",project=\"ratelimit\",method=\"GET\",status=\"429\"} 1",
+        "gateway_requests_total{route=\"mirror\",project=\"hidden\",method=\"GET\",status=\"404\"} 1",
+        "gateway_denials_total{route=\"anon\",project=\"x\"} 1",
+        &format!(
+            "gateway_bytes_streamed_total{{route=\"vendor-follow\"}} {}",
+            BLOB.len()
+        ),
+        "gateway_upstream_seconds_count{route=\"vendor\"}",
+    ] {
+        assert!(metrics.contains(line), "`{line}` not in:\n{metrics}");
+    }
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+
     // skopeo prints the gateway's message.
     let (ok, output) = skopeo(&[
         "inspect",
