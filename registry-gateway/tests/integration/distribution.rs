@@ -592,3 +592,144 @@ async fn the_test_subcommand_walks_a_pull_and_names_the_failing_step() {
     );
     assert!(!out.contains(TOKEN_B), "{out}");
 }
+
+/// `len` bytes of a seeded xorshift stream, in 256 KiB chunks.
+fn chunks(len: usize, seed: u64) -> impl Iterator<Item = Vec<u8>> {
+    let mut x = seed | 1;
+    let mut left = len;
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let n = left.min(256 << 10);
+        left -= n;
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.truncate(n);
+        Some(out)
+    })
+}
+
+/// Peak resident memory of this process since the last reset, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_blob_streams_through_in_chunks_both_ways_with_head_and_range() {
+    const LEN: usize = 64 << 20;
+    let env = env(false);
+    let base = env.gateway.url("127.0.0.1");
+    let (_, tok) = token(&base, "ci-a", TOKEN_A, &["repository:proj-a/big:pull,push"]).await;
+    let http = reqwest::Client::new();
+    let digest = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        chunks(LEN, 7).for_each(|c| h.update(&c));
+        format!(
+            "sha256:{}",
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    };
+    // Reset the peak: from here on a buffered body would show as ≥ 64 MiB.
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let before = peak_rss();
+
+    // POST, PATCH (the first half, chunked), PUT (the rest, with the digest).
+    let r = http
+        .post(format!("{base}/v2/proj-a/big/blobs/uploads/"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/v2/proj-a/big/blobs/uploads/"),
+        "{location}"
+    );
+    let half = LEN / 2;
+    let r = http
+        .patch(format!("{base}{location}"))
+        .bearer_auth(&tok)
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(
+            chunks(LEN, 7)
+                .take(half / (256 << 10))
+                .map(Ok::<_, std::io::Error>),
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{:?}", r.text().await);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = http
+        .put(format!("{base}{location}{sep}digest={digest}"))
+        .bearer_auth(&tok)
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(
+            chunks(LEN, 7)
+                .skip(half / (256 << 10))
+                .map(Ok::<_, std::io::Error>),
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+
+    // HEAD, a Range, and the whole blob counted as it streams.
+    let r = http
+        .head(format!("{base}/v2/proj-a/big/blobs/{digest}"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-length"], LEN.to_string().as_str());
+    let r = http
+        .get(format!("{base}/v2/proj-a/big/blobs/{digest}"))
+        .bearer_auth(&tok)
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        &r.bytes().await.unwrap()[..],
+        &chunks(LEN, 7).next().unwrap()[10..20]
+    );
+    let mut r = http
+        .get(format!("{base}/v2/proj-a/big/blobs/{digest}"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut got = 0usize;
+    while let Some(c) = r.chunk().await.unwrap() {
+        got += c.len();
+    }
+    assert_eq!(got, LEN);
+    let growth = peak_rss().saturating_sub(before);
+    assert!(
+        growth < 32 << 20,
+        "peak memory grew by {} MiB moving a {} MiB blob both ways",
+        growth >> 20,
+        LEN >> 20
+    );
+}
