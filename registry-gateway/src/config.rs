@@ -119,6 +119,7 @@ struct RawRoute {
     credentials: RawCredentials,
     #[serde(default)]
     allow: RawAllow,
+    browser_page: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -311,6 +312,19 @@ impl Config {
                     ));
                 }
             }
+            if let Some(p) = &r.browser_page
+                && Url::parse(p)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .is_none()
+            {
+                return Err(Error::config(
+                    key("browser_page"),
+                    format!(
+                        "`{p}` is not an http(s) URL; write e.g. `https://customer.com/images`"
+                    ),
+                ));
+            }
             routes.push(Route {
                 name: r.name,
                 host,
@@ -324,6 +338,7 @@ impl Config {
                     repositories: r.allow.repositories,
                     tags: r.allow.tags,
                 },
+                browser_page: r.browser_page,
             });
         }
         Ok(Self { auth, routes })

@@ -29,6 +29,8 @@ use futures::StreamExt as _;
 
 /// Bodies the gateway reads whole (error bodies, tag and catalog pages) are at most this big.
 const SMALL_BODY: usize = 4 << 20;
+/// The largest manifest a client may push (Distribution's own limit is 4 MiB too).
+const MAX_MANIFEST: usize = 4 << 20;
 /// Redirects of one blob GET the gateway follows at most.
 const MAX_REDIRECTS: usize = 5;
 
@@ -539,7 +541,23 @@ async fn api_inner(
     if let Some(v) = &auth {
         req = req.header(header::AUTHORIZATION, v.clone());
     }
-    if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
+    if matches!(api.endpoint, Endpoint::Manifest(_)) && method == Method::PUT {
+        // Manifests are small; a client that sends more is refused before the upstream
+        // sees it (blobs, by contrast, stream whatever their size).
+        let bytes = axum::body::to_bytes(body, MAX_MANIFEST)
+            .await
+            .map_err(|_| {
+                Reply::with_status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::ManifestInvalid,
+                    format!(
+                        "the manifest is larger than {} MiB, the limit of this gateway",
+                        MAX_MANIFEST >> 20
+                    ),
+                )
+            })?;
+        req = req.body(bytes);
+    } else if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
         req = req.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
     let started = std::time::Instant::now();
@@ -856,7 +874,25 @@ async fn upstream_error(
 }
 
 /// Anything else: an OCI error, never a bare 404 page.
-pub(crate) async fn fallback(uri: Uri) -> Reply {
+pub(crate) async fn fallback(
+    AxState(state): AxState<Arc<State>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    // A browser on a custom domain goes to the configured page.
+    if uri.path() == "/"
+        && method == Method::GET
+        && let Ok(host) = host_of(&headers, &uri)
+        && let Some(page) = state
+            .routes
+            .0
+            .iter()
+            .filter(|r| r.serves_host(&host))
+            .find_map(|r| r.browser_page.as_ref())
+    {
+        return (StatusCode::FOUND, [(header::LOCATION, page.as_str())]).into_response();
+    }
     Reply::with_status(
         StatusCode::NOT_FOUND,
         ErrorCode::Unsupported,
@@ -865,6 +901,7 @@ pub(crate) async fn fallback(uri: Uri) -> Reply {
             uri.path()
         ),
     )
+    .into_response()
 }
 
 /// How long a repository's reachable digests are reused.

@@ -319,6 +319,7 @@ mod tests {
             blob_redirects: RedirectMode::Pass,
             credentials: CredentialsConfig::None,
             allow: crate::allow::AllowList::default(),
+            browser_page: None,
         }
     }
 

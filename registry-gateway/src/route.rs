@@ -50,6 +50,8 @@ pub struct Route {
     pub credentials: CredentialsConfig,
     /// What clients may pull and push (empty: everything).
     pub allow: AllowList,
+    /// Where a browser's `GET /` on the route's host is sent.
+    pub browser_page: Option<String>,
 }
 
 impl Route {
@@ -165,6 +167,7 @@ mod tests {
             blob_redirects: RedirectMode::Pass,
             credentials: CredentialsConfig::None,
             allow: AllowList::default(),
+            browser_page: None,
         }
     }
 

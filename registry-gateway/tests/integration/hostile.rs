@@ -23,7 +23,7 @@ fn env() -> Env {
         pw.display()
     );
     let yaml = format!(
-        "routes:\n  - {{name: vendor, host: localhost, upstream: '{up}', credentials: {creds}}}\n  - {{name: vendor-follow, host: localhost, path: follow, upstream: '{up}', blob_redirects: follow, credentials: {creds}}}\n  - {{name: mirror, host: localhost, path: mirror, upstream_prefix: hidden, upstream: '{up}', credentials: {creds}}}\n  - {{name: nowhere, host: localhost, path: nowhere, upstream: 'http://127.0.0.1:1'}}\n  - {{name: anon, host: localhost, path: anon, upstream: '{up}'}}\n",
+        "routes:\n  - {{name: vendor, host: localhost, upstream: '{up}', credentials: {creds}, browser_page: 'https://customer.example/images'}}\n  - {{name: vendor-follow, host: localhost, path: follow, upstream: '{up}', blob_redirects: follow, credentials: {creds}}}\n  - {{name: mirror, host: localhost, path: mirror, upstream_prefix: hidden, upstream: '{up}', credentials: {creds}}}\n  - {{name: nowhere, host: localhost, path: nowhere, upstream: 'http://127.0.0.1:1'}}\n  - {{name: anon, host: localhost, path: anon, upstream: '{up}'}}\n",
         up = hostile.url()
     );
     let gateway = Gateway::serve(bind(), &yaml);
@@ -193,6 +193,28 @@ async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_ups
         r.bytes().await.is_err(),
         "a truncated blob must fail at the client"
     );
+
+    // A browser on the domain goes to the configured page.
+    let r = no_redirects.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "https://customer.example/images");
+
+    // A manifest over 4 MiB is refused before the upstream sees it (and the connection
+    // closes, the rest of the body unread: a client of its own).
+    let sent_before = env.hostile.authorizations().len();
+    let (status, text, body) = seen(
+        reqwest::Client::new()
+            .put(format!("{base}/v2/team/app/manifests/v1"))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(vec![b' '; 5 << 20])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+    assert_eq!(body["errors"][0]["code"], "MANIFEST_INVALID");
+    assert_eq!(env.hostile.authorizations().len(), sent_before);
 
     // Metrics count requests by route, project, method and status, and streamed bytes.
     let metrics = http
