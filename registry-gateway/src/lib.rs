@@ -66,16 +66,13 @@ struct Auth {
 /// What the handlers share.
 #[derive(Debug)]
 pub struct State {
-    routes: Routes,
-    upstreams: HashMap<String, UpstreamAuth>,
+    routing: std::sync::RwLock<Arc<Routing>>,
     auth: Option<Auth>,
     http: reqwest::Client,
     /// Digests reachable from allowed tags, by route and upstream name.
     reachable: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<allow::Reachable>)>>,
     metrics: metrics::Metrics,
 }
-
-static NO_AUTH: UpstreamAuth = UpstreamAuth::None;
 
 impl State {
     /// Reads the files the configuration names (token file, passwords, keys) and builds the
@@ -93,12 +90,7 @@ impl State {
                 })
             })
             .transpose()?;
-        let mut upstreams = HashMap::new();
-        for (i, r) in config.routes.iter().enumerate() {
-            let u = UpstreamAuth::load(&r.credentials)
-                .map_err(|e| Error::config(format!("routes[{i}].credentials"), e.to_string()))?;
-            upstreams.insert(r.name.clone(), u);
-        }
+        let routing = Routing::load(config.routes)?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
@@ -111,8 +103,7 @@ impl State {
             .build()
             .map_err(|e| Error::config("(http client)", e.to_string()))?;
         Ok(Arc::new(Self {
-            routes: Routes(config.routes),
-            upstreams,
+            routing: std::sync::RwLock::new(Arc::new(routing)),
             auth,
             http,
             reachable: std::sync::Mutex::default(),
@@ -120,8 +111,93 @@ impl State {
         }))
     }
 
-    fn upstream(&self, route: &Route) -> &UpstreamAuth {
-        self.upstreams.get(&route.name).unwrap_or(&NO_AUTH)
+    /// Swaps in the routes of `config` (upstream credentials read again, caches of the old
+    /// routes dropped). Requests in flight finish on the routes they started with; no
+    /// connection is dropped. `auth` is read at start only.
+    ///
+    /// # Errors
+    /// When a file the new routes name cannot be read; the old routes stay.
+    pub fn reload(&self, config: Config) -> Result<()> {
+        let routing = Arc::new(Routing::load(config.routes)?);
+        if let Ok(mut r) = self.routing.write() {
+            *r = routing;
+        }
+        if let Ok(mut c) = self.reachable.lock() {
+            c.clear();
+        }
+        Ok(())
+    }
+
+    /// The current routes.
+    fn routes(&self) -> Arc<Routing> {
+        self.routing
+            .read()
+            .map_or_else(|e| Arc::clone(&e.into_inner()), |r| Arc::clone(&r))
+    }
+
+    fn upstream(&self, route: &Route) -> Arc<UpstreamAuth> {
+        self.routes()
+            .upstreams
+            .get(&route.name)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(UpstreamAuth::None))
+    }
+}
+
+/// Routes with their loaded upstream credentials: what a configuration reload swaps.
+#[derive(Debug)]
+struct Routing {
+    routes: Routes,
+    upstreams: HashMap<String, Arc<UpstreamAuth>>,
+}
+
+impl Routing {
+    fn load(routes: Vec<Route>) -> Result<Self> {
+        let mut upstreams = HashMap::new();
+        for (i, r) in routes.iter().enumerate() {
+            let u = UpstreamAuth::load(&r.credentials)
+                .map_err(|e| Error::config(format!("routes[{i}].credentials"), e.to_string()))?;
+            upstreams.insert(r.name.clone(), Arc::new(u));
+        }
+        Ok(Self {
+            routes: Routes(routes),
+            upstreams,
+        })
+    }
+}
+
+impl std::ops::Deref for Routing {
+    type Target = Routes;
+    fn deref(&self) -> &Routes {
+        &self.routes
+    }
+}
+
+/// Reads `path` again whenever its modification time changes (checked every `every`) and
+/// swaps in its routes; a file that does not load is logged and the running routes stay.
+pub async fn watch_config(state: Arc<State>, path: std::path::PathBuf, every: Duration) {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    loop {
+        tokio::time::sleep(every).await;
+        let now = modified(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let loaded = std::fs::read_to_string(&path)
+            .map_err(|source| Error::Read {
+                path: path.display().to_string(),
+                source,
+            })
+            .and_then(|text| Config::from_yaml(&text))
+            .and_then(|c| state.reload(c));
+        match loaded {
+            Ok(()) => tracing::info!(path = %path.display(), "configuration reloaded"),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "configuration not reloaded; the running routes stay");
+            }
+        }
     }
 }
 

@@ -99,6 +99,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve { config, listen } => {
             let state = State::new(load(&config)?)?;
+            tokio::spawn(dns01_registry_gateway::watch_config(
+                std::sync::Arc::clone(&state),
+                config.clone(),
+                std::time::Duration::from_secs(2),
+            ));
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

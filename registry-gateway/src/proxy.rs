@@ -258,9 +258,10 @@ pub(crate) async fn token(
             "user `{user}` and this token match no principal of the gateway's token file; check both"
         )));
     };
+    let routes = state.routes();
     let access = principal.trim(&scopes, |name| {
         let repo = Repository::parse(name).ok()?;
-        let (route, upstream) = state.routes.resolve(&service, &repo)?;
+        let (route, upstream) = routes.resolve(&service, &repo)?;
         Some(route.project_of(&upstream))
     });
     tracing::info!(
@@ -363,7 +364,8 @@ pub(crate) async fn catalog(
             "the token does not cover the catalog: ask for scope registry:catalog:*".into(),
         ));
     }
-    let route = state.routes.for_host(&host).ok_or_else(|| {
+    let routes = state.routes();
+    let route = routes.for_host(&host).ok_or_else(|| {
         Reply::new(
             ErrorCode::NameUnknown,
             format!("no route serves the whole namespace of {host}, so it has no catalog"),
@@ -459,7 +461,8 @@ async fn api_inner(
             format!("`{}` is not an OCI distribution API path with a valid repository name (lowercase, `/`-separated)", uri.path()),
         )
     })?;
-    let (route, upstream_name) = state.routes.resolve(&host, &api.name).ok_or_else(|| {
+    let routes = state.routes();
+    let (route, upstream_name) = routes.resolve(&host, &api.name).ok_or_else(|| {
         Reply::new(
             ErrorCode::NameUnknown,
             format!(
@@ -505,7 +508,7 @@ async fn api_inner(
     let mut query = uri.query().unwrap_or_default().to_owned();
     if api.endpoint == Endpoint::UploadStart && query.contains("from=") {
         query = rewrite::mount_query(&query, |from| {
-            let (r, up) = state.routes.resolve(&host, from)?;
+            let (r, up) = routes.resolve(&host, from)?;
             let allowed = r.name == route.name
                 && match &caller {
                     Caller::Anonymous => true,
@@ -885,7 +888,7 @@ pub(crate) async fn fallback(
         && method == Method::GET
         && let Ok(host) = host_of(&headers, &uri)
         && let Some(page) = state
-            .routes
+            .routes()
             .0
             .iter()
             .filter(|r| r.serves_host(&host))

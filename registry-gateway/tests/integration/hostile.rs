@@ -274,3 +274,53 @@ async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_ups
         assert!(!logs.contains(secret), "{secret} is in the logs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_configuration_file_swaps_the_routes_and_a_broken_one_is_ignored() {
+    let hostile = Hostile::start(None);
+    let files = Files::new();
+    let first = format!(
+        "routes: [{{name: first, path: first, upstream: '{}'}}]\n",
+        hostile.url()
+    );
+    let path = files.write("gateway.yaml", &first);
+    let gateway = Gateway::serve_watching(bind(), &first, Some(path.clone()));
+    let base = gateway.url("localhost");
+    let code = |body: serde_json::Value| {
+        body["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let get = |p: &'static str| {
+        let url = format!("{base}/v2/{p}/ratelimit/manifests/v1");
+        async move { seen(reqwest::get(url).await.unwrap()).await }
+    };
+    assert_eq!(code(get("first").await.2), "TOOMANYREQUESTS");
+    assert_eq!(code(get("second").await.2), "NAME_UNKNOWN");
+
+    let second = format!(
+        "routes: [{{name: second, path: second, upstream: '{}'}}]\n",
+        hostile.url()
+    );
+    std::fs::write(&path, &second).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while code(get("second").await.2) != "TOOMANYREQUESTS" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new route never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(code(get("first").await.2), "NAME_UNKNOWN");
+
+    // A broken file is reported and the running routes stay.
+    std::fs::write(&path, "routes: [{name: x, upstream: ftp://nowhere}]\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gateway.logs.text().contains("configuration not reloaded") {
+        assert!(std::time::Instant::now() < deadline, "no error logged");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gateway.logs.text().contains("routes[0].upstream"));
+    assert_eq!(code(get("second").await.2), "TOOMANYREQUESTS");
+}

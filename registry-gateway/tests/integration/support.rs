@@ -47,8 +47,18 @@ pub(crate) fn bind() -> std::net::TcpListener {
 
 impl Gateway {
     pub(crate) fn serve(listener: std::net::TcpListener, yaml: &str) -> Self {
+        Self::serve_watching(listener, yaml, None)
+    }
+
+    /// Serves, and with `watch`, reloads the routes when that file changes.
+    pub(crate) fn serve_watching(
+        listener: std::net::TcpListener,
+        yaml: &str,
+        watch: Option<PathBuf>,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let state = State::new(Config::from_yaml(yaml).unwrap()).unwrap();
+        let watched = watch.map(|p| (Arc::clone(&state), p));
         let logs = Logs::default();
         let writer = logs.clone();
         std::thread::spawn(move || {
@@ -63,6 +73,13 @@ impl Gateway {
                 .build()
                 .unwrap();
             rt.block_on(async move {
+                if let Some((state, path)) = watched {
+                    tokio::spawn(dns01_registry_gateway::watch_config(
+                        state,
+                        path,
+                        std::time::Duration::from_millis(100),
+                    ));
+                }
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 axum::serve(listener, router(state)).await.unwrap();
             });
