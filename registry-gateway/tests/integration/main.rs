@@ -6,4 +6,5 @@
 mod bearer;
 mod distribution;
 mod hostile;
+mod router;
 mod support;
