@@ -6,6 +6,7 @@
 //! auth:                                  # leave out for an anonymous gateway
 //!   tokens_file: /etc/gateway/tokens.yaml
 //!   token_lifetime_seconds: 300
+//!   kubernetes: {permissions: [pull]}     # service-account tokens: pull in their namespace's project
 //! routes:
 //!   - name: customer-a                   # custom domain: images.customer.com/app:1
 //!     host: images.customer.com          #   -> registry.internal/proj-a/app:1
@@ -49,6 +50,9 @@ pub struct AuthConfig {
     pub tokens_file: PathBuf,
     /// Lifetime of the gateway's own tokens.
     pub token_lifetime: std::time::Duration,
+    /// Kubernetes service-account tokens (TokenReview) with these permissions in the
+    /// project named like the account's namespace; `None`: not accepted.
+    pub kubernetes: Option<Vec<crate::tokens::Permission>>,
 }
 
 /// How the gateway authenticates to a route's upstream.
@@ -98,6 +102,13 @@ struct RawAuth {
     tokens_file: PathBuf,
     #[serde(default = "default_token_lifetime")]
     token_lifetime_seconds: u64,
+    kubernetes: Option<RawKubernetes>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKubernetes {
+    permissions: Vec<crate::tokens::Permission>,
 }
 
 fn default_token_lifetime() -> u64 {
@@ -182,6 +193,7 @@ impl Config {
                 Ok(AuthConfig {
                     tokens_file: a.tokens_file,
                     token_lifetime: std::time::Duration::from_secs(a.token_lifetime_seconds),
+                    kubernetes: a.kubernetes.map(|k| k.permissions),
                 })
             })
             .transpose()?;

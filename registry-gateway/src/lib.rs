@@ -36,6 +36,7 @@ pub mod allow;
 pub mod check;
 pub mod config;
 pub mod error;
+pub mod kubernetes;
 pub mod metrics;
 mod proxy;
 pub mod rewrite;
@@ -61,6 +62,7 @@ use upstream::UpstreamAuth;
 struct Auth {
     store: TokenStore,
     tokens: GatewayTokens,
+    kubernetes: Option<kubernetes::Kubernetes>,
 }
 
 /// What the handlers share.
@@ -81,12 +83,34 @@ impl State {
     /// # Errors
     /// When a file cannot be read or is wrong.
     pub fn new(config: Config) -> Result<Arc<Self>> {
+        Self::with_kubernetes(config, None)
+    }
+
+    /// As [`State::new`], with the Kubernetes client that reviews service-account tokens
+    /// when `auth.kubernetes` is configured.
+    ///
+    /// # Errors
+    /// As [`State::new`]; also when `auth.kubernetes` is configured and `kube` is `None`.
+    pub fn with_kubernetes(config: Config, kube: Option<kube::Client>) -> Result<Arc<Self>> {
         let auth = config
             .auth
             .map(|a| {
+                let kubernetes = match (a.kubernetes, kube) {
+                    (None, _) => None,
+                    (Some(perms), Some(client)) => {
+                        Some(kubernetes::Kubernetes::new(client, perms))
+                    }
+                    (Some(_), None) => {
+                        return Err(Error::config(
+                            "auth.kubernetes",
+                            "no Kubernetes client: run the gateway in a cluster or with a kubeconfig",
+                        ));
+                    }
+                };
                 Ok::<_, Error>(Auth {
                     store: TokenStore::load(&a.tokens_file)?,
                     tokens: GatewayTokens::random(a.token_lifetime)?,
+                    kubernetes,
                 })
             })
             .transpose()?;
@@ -126,6 +150,17 @@ impl State {
             c.clear();
         }
         Ok(())
+    }
+
+    /// The principal a gateway token's subject names: from the token file, else a
+    /// Kubernetes service account.
+    fn principal_named(&self, name: &str) -> Option<tokens::Principal> {
+        let auth = self.auth.as_ref()?;
+        auth.store
+            .get()
+            .principal(name)
+            .cloned()
+            .or_else(|| auth.kubernetes.as_ref()?.principal(name))
     }
 
     /// The current routes.

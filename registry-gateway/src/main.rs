@@ -68,7 +68,11 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Check { config } => {
-            let c = load(&config)?;
+            let mut c = load(&config)?;
+            // The check reads every file; the cluster is not contacted.
+            if let Some(a) = c.auth.as_mut() {
+                a.kubernetes = None;
+            }
             State::new(c)?;
             println!("{}: ok", config.display());
             Ok(())
@@ -98,7 +102,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { config, listen } => {
-            let state = State::new(load(&config)?)?;
+            let loaded = load(&config)?;
+            let kube =
+                match loaded.auth.as_ref().and_then(|a| a.kubernetes.as_ref()) {
+                    Some(_) => Some(kube::Client::try_default().await.context(
+                        "auth.kubernetes: no Kubernetes client (in-cluster or kubeconfig)",
+                    )?),
+                    None => None,
+                };
+            let state = State::with_kubernetes(loaded, kube)?;
             tokio::spawn(dns01_registry_gateway::watch_config(
                 std::sync::Arc::clone(&state),
                 config.clone(),

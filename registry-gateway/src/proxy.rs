@@ -20,6 +20,7 @@ use crate::State;
 use crate::allow::{AllowList, Reachable};
 use crate::config::CredentialsConfig;
 use crate::error::{Reply, unavailable};
+use crate::kubernetes::Kubernetes;
 use crate::metrics::Served;
 use crate::rewrite::{self, ApiPath, Endpoint, Location};
 use crate::route::{RedirectMode, Route, strip_port};
@@ -253,10 +254,21 @@ pub(crate) async fn token(
         ));
     };
     let file = auth.store.get();
-    let Some(principal) = file.authenticate(&user, &password) else {
-        return Err(unauthorized(format!(
-            "user `{user}` and this token match no principal of the gateway's token file; check both"
-        )));
+    let reviewed;
+    let principal = match &auth.kubernetes {
+        Some(k) if Kubernetes::looks_like_token(&password) => {
+            reviewed = k.review(&password).await.ok_or_else(|| {
+                unauthorized(
+                    "the cluster does not authenticate this service-account token (TokenReview)".into(),
+                )
+            })?;
+            &*reviewed
+        }
+        _ => file.authenticate(&user, &password).ok_or_else(|| {
+            unauthorized(format!(
+                "user `{user}` and this token match no principal of the gateway's token file; check both"
+            ))
+        })?,
     };
     let routes = state.routes();
     let access = principal.trim(&scopes, |name| {
@@ -318,9 +330,9 @@ fn authorize(
     if tokens::grants(claims, name.as_str(), action) {
         return Ok(());
     }
-    let file = state.auth.as_ref().map(|a| a.store.get());
-    let principal = file.as_ref().and_then(|f| f.principal(&claims.sub));
+    let principal = state.principal_named(&claims.sub);
     let may = principal
+        .as_ref()
         .is_some_and(|p| tokens::permission(action).is_some_and(|perm| p.may(project, perm)));
     if may {
         return Err(challenge(
@@ -403,16 +415,15 @@ pub(crate) async fn catalog(
     let body = read_small(resp)
         .await
         .ok_or_else(|| bad_upstream(route, "its catalog page is too big or broke off"))?;
-    let file = state.auth.as_ref().map(|a| a.store.get());
     let principal = match &caller {
-        Caller::Token(c) => file.as_ref().and_then(|f| f.principal(&c.sub)),
+        Caller::Token(c) => state.principal_named(&c.sub),
         Caller::Anonymous => None,
     };
     let body = rewrite::catalog_body(&body, route, |u| match &caller {
         Caller::Anonymous => true,
-        Caller::Token(_) => {
-            principal.is_some_and(|p| p.may(&route.project_of(u), tokens::Permission::Pull))
-        }
+        Caller::Token(_) => principal
+            .as_ref()
+            .is_some_and(|p| p.may(&route.project_of(u), tokens::Permission::Pull)),
     })
     .ok_or_else(|| bad_upstream(route, "its catalog page is not catalog JSON"))?;
     let mut out = (

@@ -72,6 +72,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A principal with `permissions` in each of `projects`.
+    pub fn new(name: &str, projects: &[&str], permissions: &[Permission]) -> Self {
+        Self {
+            name: name.to_owned(),
+            projects: projects
+                .iter()
+                .map(|p| ((*p).to_owned(), permissions.iter().copied().collect()))
+                .collect(),
+        }
+    }
+
     /// Whether the principal may `permission` in `project`.
     pub fn may(&self, project: &str, permission: Permission) -> bool {
         self.projects

@@ -178,3 +178,68 @@ async fn the_gateway_challenges_issues_trimmed_tokens_and_refuses_with_reasons()
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["errors"][0]["code"], "UNSUPPORTED");
 }
+
+const SA_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJidWlsZGVyIn0.c2lnbmF0dXJl";
+
+#[tokio::test]
+async fn a_service_account_token_gets_its_namespace_as_project_through_token_review() {
+    let fake = dns01_testkit::kubefake::KubeFake::start().await;
+    fake.add_token(
+        SA_TOKEN,
+        dns01_testkit::kubefake::FakeUser::new("system:serviceaccount:proj-a:builder", &[]),
+    );
+    let kube =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let files = Files::new();
+    let tokens = files.write("tokens.yaml", "tokens: []\n");
+    let yaml = format!(
+        "auth: {{tokens_file: '{}', kubernetes: {{permissions: [pull, push]}}}}\nroutes: [{{name: a, host: images.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-a}}, {{name: b, host: other.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-b}}]\n",
+        tokens.display()
+    );
+    let config = Config::from_yaml(&yaml).unwrap();
+    assert!(
+        dns01_registry_gateway::State::new(config.clone()).is_err(),
+        "a client is required"
+    );
+    let app = router(dns01_registry_gateway::State::with_kubernetes(config, Some(kube)).unwrap());
+
+    for (host, access) in [
+        (
+            "images.example",
+            serde_json::json!([{"type": "repository", "name": "app", "actions": ["pull", "push"]}]),
+        ),
+        ("other.example", serde_json::json!([])),
+    ] {
+        let (status, _, body) = call(
+            &app,
+            host,
+            &format!("/token?service={host}&scope=repository:app:pull,push,delete"),
+            Some(basic("builder", SA_TOKEN)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let claims = crate::support::claims(body["token"].as_str().unwrap());
+        assert_eq!(claims["access"], access, "{host}");
+        assert_eq!(claims["sub"], "system:serviceaccount:proj-a:builder");
+    }
+    assert_eq!(fake.token_review_count(), 1, "the review is cached");
+
+    let (status, _, body) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example&scope=repository:app:pull",
+        Some(basic(
+            "builder",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJvdGhlciJ9.c2ln",
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TokenReview"),
+        "{body}"
+    );
+}
