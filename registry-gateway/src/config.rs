@@ -41,6 +41,38 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// The routes, in file order.
     pub routes: Vec<Route>,
+    /// Timeouts towards upstreams.
+    pub timeouts: Timeouts,
+}
+
+/// `timeouts`: how long the gateway waits for upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Connecting (default 5 s).
+    #[serde(default = "default_connect")]
+    pub upstream_connect_seconds: u64,
+    /// Each read, the answer's head included (default 60 s): a stalled upstream is cut off
+    /// after this, whatever the blob's size.
+    #[serde(default = "default_read")]
+    pub upstream_read_seconds: u64,
+}
+
+fn default_connect() -> u64 {
+    5
+}
+
+fn default_read() -> u64 {
+    60
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            upstream_connect_seconds: default_connect(),
+            upstream_read_seconds: default_read(),
+        }
+    }
 }
 
 /// `auth`: the token file and the lifetime of the tokens the gateway issues.
@@ -94,6 +126,8 @@ struct RawConfig {
     auth: Option<RawAuth>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    timeouts: Timeouts,
 }
 
 #[derive(Deserialize)]
@@ -353,7 +387,25 @@ impl Config {
                 browser_page: r.browser_page,
             });
         }
-        Ok(Self { auth, routes })
+        for (k, v) in [
+            (
+                "timeouts.upstream_connect_seconds",
+                raw.timeouts.upstream_connect_seconds,
+            ),
+            (
+                "timeouts.upstream_read_seconds",
+                raw.timeouts.upstream_read_seconds,
+            ),
+        ] {
+            if v == 0 || v > 3600 {
+                return Err(Error::config(k, format!("{v} is outside 1..=3600 seconds")));
+            }
+        }
+        Ok(Self {
+            auth,
+            routes,
+            timeouts: raw.timeouts,
+        })
     }
 }
 

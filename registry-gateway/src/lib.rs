@@ -117,8 +117,10 @@ impl State {
         let routing = Routing::load(config.routes)?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(
+                config.timeouts.upstream_connect_seconds,
+            ))
+            .read_timeout(Duration::from_secs(config.timeouts.upstream_read_seconds))
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!(
                 "dns01-registry-gateway/",

@@ -9,6 +9,7 @@
 //! | `readonly/…` | writes: 405 `text/plain` "Method not allowed" (Distribution's read-only mode) |
 //! | `redirect/…` blobs | 307 to a relative `/artifacts-downloads/<hex>?sig=1`, which serves [`BLOB`] |
 //! | `drop/…` blobs | 200 with `Content-Length: 1000`, then the connection drops after 10 bytes |
+//! | `slow/…` | nothing for 3 s, then 404 |
 //! | anything else | 404 `MANIFEST_UNKNOWN` / `BLOB_UNKNOWN` naming the repository |
 //!
 //! With `basic` credentials set, every `/v2/` request without them answers 401 with a Basic
@@ -136,6 +137,9 @@ async fn answer(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
     );
+    if first == "slow" {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
     match first {
         "ratelimit" => {
             let mut r = oci(

@@ -23,7 +23,7 @@ fn env() -> Env {
         pw.display()
     );
     let yaml = format!(
-        "routes:\n  - {{name: vendor, host: localhost, upstream: '{up}', credentials: {creds}, browser_page: 'https://customer.example/images'}}\n  - {{name: vendor-follow, host: localhost, path: follow, upstream: '{up}', blob_redirects: follow, credentials: {creds}}}\n  - {{name: mirror, host: localhost, path: mirror, upstream_prefix: hidden, upstream: '{up}', credentials: {creds}}}\n  - {{name: nowhere, host: localhost, path: nowhere, upstream: 'http://127.0.0.1:1'}}\n  - {{name: anon, host: localhost, path: anon, upstream: '{up}'}}\n",
+        "timeouts: {{upstream_read_seconds: 1}}\nroutes:\n  - {{name: vendor, host: localhost, upstream: '{up}', credentials: {creds}, browser_page: 'https://customer.example/images'}}\n  - {{name: vendor-follow, host: localhost, path: follow, upstream: '{up}', blob_redirects: follow, credentials: {creds}}}\n  - {{name: mirror, host: localhost, path: mirror, upstream_prefix: hidden, upstream: '{up}', credentials: {creds}}}\n  - {{name: nowhere, host: localhost, path: nowhere, upstream: 'http://127.0.0.1:1'}}\n  - {{name: anon, host: localhost, path: anon, upstream: '{up}'}}\n",
         up = hostile.url()
     );
     let gateway = Gateway::serve(bind(), &yaml);
@@ -54,7 +54,7 @@ async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_ups
     let http = reqwest::Client::new();
     let mut everything = String::new();
     // (method, path, status, code, words in the message, Retry-After)
-    let table: [Case; 8] = [
+    let table: [Case; 9] = [
         (
             "GET",
             "ratelimit/app/manifests/v1".into(),
@@ -101,6 +101,14 @@ async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_ups
             503,
             "UNAVAILABLE",
             &["127.0.0.1:1", "route nowhere", "cannot be reached"],
+            Some("1"),
+        ),
+        (
+            "GET",
+            "slow/app/manifests/v1".to_owned(),
+            503,
+            "UNAVAILABLE",
+            &["route vendor timed out"],
             Some("1"),
         ),
         (
