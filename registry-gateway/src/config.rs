@@ -165,6 +165,8 @@ struct RawRoute {
     #[serde(default)]
     allow: RawAllow,
     browser_page: Option<String>,
+    #[serde(default)]
+    wrap_in_index: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -385,6 +387,7 @@ impl Config {
                     tags: r.allow.tags,
                 },
                 browser_page: r.browser_page,
+                wrap_in_index: r.wrap_in_index,
             });
         }
         for (k, v) in [

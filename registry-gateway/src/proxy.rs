@@ -570,6 +570,29 @@ async fn api_inner(
                     ),
                 )
             })?;
+        let media = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if route.wrap_in_index
+            && let Endpoint::Manifest(tag) = &api.endpoint
+            && !tag.contains(':')
+            && dns01_registry::media::manifest_kind(&media)
+                == Some(dns01_registry::media::ManifestKind::Image)
+        {
+            return wrap_in_index(
+                state,
+                route,
+                &upstream_name,
+                &api.name,
+                tag,
+                &media,
+                bytes,
+                auth.as_ref(),
+            )
+            .await;
+        }
         req = req.body(bytes);
     } else if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
         req = req.body(reqwest::Body::wrap_stream(body.into_data_stream()));
@@ -1121,4 +1144,108 @@ fn platform_check(
             built.join(", ")
         ),
     ))
+}
+
+/// Stores a single-platform manifest pushed under a tag by its digest, and under the tag an
+/// OCI index with that one entry (platform from its config), so every tag is an index. The
+/// client hears what it pushed: 201 with its manifest's digest.
+#[allow(clippy::too_many_arguments)]
+async fn wrap_in_index(
+    state: &State,
+    route: &Route,
+    upstream_name: &Repository,
+    client_name: &Repository,
+    tag: &str,
+    media: &str,
+    manifest: bytes::Bytes,
+    auth: Option<&HeaderValue>,
+) -> Result<Response, Reply> {
+    let send = |req: reqwest::RequestBuilder| {
+        let req = match auth {
+            Some(v) => req.header(header::AUTHORIZATION, v.clone()),
+            None => req,
+        };
+        async move { req.send().await.map_err(|e| unreachable(route, &e)) }
+    };
+    let url = |path: String| {
+        route
+            .upstream
+            .join(&path)
+            .map_err(|e| bad_upstream(route, &e.to_string()))
+    };
+    let digest = dns01_registry::Digest::sha256_of(&manifest);
+    let parsed = dns01_registry::Manifest::from_slice(Some(media), &manifest).map_err(|e| {
+        Reply::with_status(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ManifestInvalid,
+            e.to_string(),
+        )
+    })?;
+    let dns01_registry::Manifest::Image(image) = parsed else {
+        return Err(Reply::with_status(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ManifestInvalid,
+            "not an image manifest",
+        ));
+    };
+    let size = manifest.len();
+    let resp = send(
+        state
+            .http
+            .put(url(format!("v2/{upstream_name}/manifests/{digest}"))?)
+            .header(header::CONTENT_TYPE, media)
+            .body(manifest),
+    )
+    .await?;
+    if !resp.status().is_success() {
+        return Err(upstream_error(route, resp, Some((upstream_name, client_name))).await);
+    }
+    let resp = send(state.http.get(url(format!(
+        "v2/{upstream_name}/blobs/{}",
+        image.config.digest
+    ))?))
+    .await?;
+    if !resp.status().is_success() {
+        return Err(upstream_error(route, resp, Some((upstream_name, client_name))).await);
+    }
+    let config: serde_json::Value = read_small(resp)
+        .await
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad_upstream(route, "the image's config is not JSON"))?;
+    let mut platform =
+        serde_json::json!({"os": config["os"], "architecture": config["architecture"]});
+    if let Some(v) = config["variant"].as_str() {
+        platform["variant"] = v.into();
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": dns01_registry::media::OCI_INDEX,
+        "manifests": [{"mediaType": media, "digest": digest.as_str(), "size": size, "platform": platform}],
+    }))
+    .unwrap_or_default();
+    let resp = send(
+        state
+            .http
+            .put(url(format!("v2/{upstream_name}/manifests/{tag}"))?)
+            .header(header::CONTENT_TYPE, dns01_registry::media::OCI_INDEX)
+            .body(index),
+    )
+    .await?;
+    if !resp.status().is_success() {
+        return Err(upstream_error(route, resp, Some((upstream_name, client_name))).await);
+    }
+    Ok((
+        StatusCode::CREATED,
+        [
+            (
+                header::LOCATION,
+                format!("/v2/{client_name}/manifests/{digest}"),
+            ),
+            (
+                HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            ),
+        ],
+    )
+        .into_response())
 }

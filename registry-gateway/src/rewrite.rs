@@ -320,6 +320,7 @@ mod tests {
             credentials: CredentialsConfig::None,
             allow: crate::allow::AllowList::default(),
             browser_page: None,
+            wrap_in_index: false,
         }
     }
 

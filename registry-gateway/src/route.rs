@@ -52,6 +52,9 @@ pub struct Route {
     pub allow: AllowList,
     /// Where a browser's `GET /` on the route's host is sent.
     pub browser_page: Option<String>,
+    /// Store a single-platform manifest pushed under a tag as an OCI index of one entry
+    /// under that tag (every tag an index, Molnett's standard).
+    pub wrap_in_index: bool,
 }
 
 impl Route {
@@ -168,6 +171,7 @@ mod tests {
             credentials: CredentialsConfig::None,
             allow: AllowList::default(),
             browser_page: None,
+            wrap_in_index: false,
         }
     }
 

@@ -55,8 +55,9 @@ fn env(read_only: bool) -> Env {
         key.display()
     );
     let yaml = format!(
-        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: customer-a, host: localhost, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}}}\n  - {{name: platform, host: 127.0.0.1, upstream: '{}', credentials: {creds}}}\n  - {{name: allowed, host: 127.0.0.1, path: allowed, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}, allow: {{repositories: [allowed/app], tags: [multi]}}}}\n",
+        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: customer-a, host: localhost, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}}}\n  - {{name: platform, host: 127.0.0.1, upstream: '{}', credentials: {creds}}}\n  - {{name: allowed, host: 127.0.0.1, path: allowed, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}, allow: {{repositories: [allowed/app], tags: [multi]}}}}\n  - {{name: wrapped, host: 127.0.0.1, path: wrapped, upstream: '{}', upstream_prefix: proj-a, credentials: {creds}, wrap_in_index: true}}\n",
         tokens.display(),
+        registry.url(),
         registry.url(),
         registry.url(),
         registry.url(),
@@ -731,5 +732,52 @@ async fn a_large_blob_streams_through_in_chunks_both_ways_with_head_and_range() 
         "peak memory grew by {} MiB moving a {} MiB blob both ways",
         growth >> 20,
         LEN >> 20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_that_wraps_stores_a_single_platform_push_as_an_index_and_podman_pulls_it() {
+    let env = env(false);
+    let layout = images(70);
+    let host = format!("127.0.0.1:{}", env.gateway.port());
+    layout
+        .push("v1", &format!("{host}/wrapped/solo:v1"), Some(CREDS_A))
+        .unwrap();
+
+    let base = env.gateway.url("127.0.0.1");
+    let (_, tok) = token(&base, "ci-a", TOKEN_A, &["repository:proj-a/solo:pull"]).await;
+    let (status, text, index) = seen(
+        reqwest::Client::new()
+            .get(format!("{base}/v2/proj-a/solo/manifests/v1"))
+            .bearer_auth(&tok)
+            .header(
+                "accept",
+                "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        index["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{text}"
+    );
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["digest"], layout.digest("v1").unwrap().as_str());
+    assert_eq!(
+        entries[0]["platform"],
+        serde_json::json!({"os": "linux", "architecture": "amd64"})
+    );
+
+    let image = format!("{host}/wrapped/solo:v1");
+    let pull = podman_pull(&image, Some("amd64"), Some(CREDS_A)).unwrap();
+    assert_eq!(pull.architecture(&image).unwrap(), "amd64");
+    let repo_digests = pull.inspect(&image, "{{.RepoDigests}}").unwrap();
+    assert!(
+        repo_digests.contains(&layout.digest("v1").unwrap()),
+        "{repo_digests}"
     );
 }
