@@ -611,13 +611,7 @@ async fn api_inner(
     {
         return follow(state, route, resp, &headers, auth).await;
     }
-    if !(status.is_success()
-        || status.is_redirection()
-        || status == StatusCode::NOT_FOUND
-        || status == StatusCode::BAD_REQUEST
-        || status == StatusCode::RANGE_NOT_SATISFIABLE)
-        || (status == StatusCode::METHOD_NOT_ALLOWED)
-    {
+    if needs_mapping(status) {
         return Err(upstream_error(route, resp, Some((&upstream_name, &api.name))).await);
     }
     let platform = client_platform(&headers);
@@ -631,6 +625,12 @@ async fn api_inner(
         &state.metrics.bytes(&route.name),
     )
     .await
+}
+
+/// Whether an upstream status becomes the gateway's own answer (rate limits, credentials,
+/// read-only, upstream failures); every other status passes through with its body.
+fn needs_mapping(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 401 | 403 | 405 | 429) || status.is_server_error()
 }
 
 /// Follows an upstream's blob redirect and streams what it points to. `Authorization` goes
@@ -664,7 +664,7 @@ async fn follow(
         }
         resp = req.send().await.map_err(|e| unreachable(route, &e))?;
         if !resp.status().is_redirection() {
-            if !(resp.status().is_success() || resp.status() == StatusCode::RANGE_NOT_SATISFIABLE) {
+            if needs_mapping(resp.status()) {
                 return Err(upstream_error(route, resp, None).await);
             }
             return Ok(stream(resp, |_| true, &state.metrics.bytes(&route.name)));
@@ -1248,4 +1248,47 @@ async fn wrap_in_index(
         ],
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rate_limits_credentials_read_only_and_failures_are_mapped() {
+        for s in [401, 403, 405, 429, 500, 502, 503] {
+            assert!(needs_mapping(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [200, 201, 202, 206, 307, 400, 404, 409, 413, 416] {
+            assert!(!needs_mapping(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_platform_comes_from_docker_user_agents_only() {
+        let ua = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_str(v).unwrap());
+            client_platform(&h).map(|p| p.to_string())
+        };
+        assert_eq!(
+            ua("docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1 os/linux arch/arm64 UpstreamClient(x)").as_deref(),
+            Some("linux/arm64")
+        );
+        assert_eq!(ua("containers/5.23.1 (github.com/containers/image)"), None);
+        assert_eq!(ua("containerd/v1.7.2"), None);
+    }
+
+    #[test]
+    fn an_index_without_the_clients_platform_is_refused_with_what_it_has() {
+        let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#;
+        let name = Repository::parse("app").unwrap();
+        let e = platform_check(index, &"linux/amd64".parse().unwrap(), &name, "1").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "app:1 is built for linux/arm64/v8 only; this client is linux/amd64"
+        );
+        assert!(platform_check(index, &"linux/arm64".parse().unwrap(), &name, "1").is_ok());
+    }
 }
