@@ -297,10 +297,12 @@ pub(crate) async fn token(
         .into_response())
 }
 
-fn action_of(method: &Method) -> &'static str {
-    match *method {
-        Method::GET | Method::HEAD => "pull",
-        Method::DELETE => "delete",
+fn action_of(method: &Method, endpoint: &Endpoint) -> &'static str {
+    match (method, endpoint) {
+        (&Method::GET | &Method::HEAD, _) => "pull",
+        // Cancelling one's own upload is part of pushing.
+        (&Method::DELETE, Endpoint::Upload(_)) => "push",
+        (&Method::DELETE, _) => "delete",
         _ => "push",
     }
 }
@@ -419,11 +421,17 @@ pub(crate) async fn catalog(
         Caller::Token(c) => state.principal_named(&c.sub),
         Caller::Anonymous => None,
     };
-    let body = rewrite::catalog_body(&body, route, |u| match &caller {
-        Caller::Anonymous => true,
-        Caller::Token(_) => principal
-            .as_ref()
-            .is_some_and(|p| p.may(&route.project_of(u), tokens::Permission::Pull)),
+    let body = rewrite::catalog_body(&body, route, |u| {
+        let allowed = route
+            .to_client(u)
+            .is_some_and(|c| route.allow.repository(c.as_str()));
+        allowed
+            && match &caller {
+                Caller::Anonymous => true,
+                Caller::Token(_) => principal
+                    .as_ref()
+                    .is_some_and(|p| p.may(&route.project_of(u), tokens::Permission::Pull)),
+            }
     })
     .ok_or_else(|| bad_upstream(route, "its catalog page is not catalog JSON"))?;
     let mut out = (
@@ -483,7 +491,7 @@ async fn api_inner(
             ),
         )
     })?;
-    let action = action_of(&method);
+    let action = action_of(&method, &api.endpoint);
     let project = route.project_of(&upstream_name);
     served.route.clone_from(&route.name);
     served.project.clone_from(&project);
@@ -765,7 +773,7 @@ async fn pass(
         let body = if check_platform {
             None
         } else if status.is_success() {
-            rewrite::tags_body(&body, &api.name)
+            rewrite::tags_body(&body, &api.name, |t| route.allow.tag(t))
         } else {
             rewrite::error_body(&body, upstream_name, &api.name)
         }

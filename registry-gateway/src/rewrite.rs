@@ -208,10 +208,14 @@ pub fn catalog_body(
     serde_json::to_vec(&v).ok()
 }
 
-/// A `tags/list` body with the client name in `name`.
-pub fn tags_body(body: &[u8], client: &Repository) -> Option<Vec<u8>> {
+/// A `tags/list` body with the client name in `name` and only the tags `keep` accepts
+/// (an allow-list hides the others).
+pub fn tags_body(body: &[u8], client: &Repository, keep: impl Fn(&str) -> bool) -> Option<Vec<u8>> {
     let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
     *v.get_mut("name")? = client.as_str().into();
+    if let Some(tags) = v.get_mut("tags").and_then(|t| t.as_array_mut()) {
+        tags.retain(|t| t.as_str().is_some_and(&keep));
+    }
     serde_json::to_vec(&v).ok()
 }
 
@@ -467,8 +471,27 @@ mod tests {
         assert_eq!(got, br#"{"repositories":["app","lib/x"]}"#);
         let got = catalog_body(body, &r, |u| u.as_str() != "proj-a/app").unwrap();
         assert_eq!(got, br#"{"repositories":["lib/x"]}"#);
-        let got = tags_body(br#"{"name":"proj-a/app","tags":["v1"]}"#, &repo("app")).unwrap();
+        let got = tags_body(
+            br#"{"name":"proj-a/app","tags":["v1"]}"#,
+            &repo("app"),
+            |_| true,
+        )
+        .unwrap();
         assert_eq!(got, br#"{"name":"app","tags":["v1"]}"#);
+        let got = tags_body(
+            br#"{"name":"proj-a/app","tags":["v1","dev"]}"#,
+            &repo("app"),
+            |t| t != "dev",
+        )
+        .unwrap();
+        assert_eq!(got, br#"{"name":"app","tags":["v1"]}"#);
+        let got = tags_body(
+            br#"{"name":"proj-a/app","tags":null}"#,
+            &repo("app"),
+            |_| true,
+        )
+        .unwrap();
+        assert_eq!(got, br#"{"name":"app","tags":null}"#);
     }
 
     #[test]

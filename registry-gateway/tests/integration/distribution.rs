@@ -514,6 +514,7 @@ async fn an_allow_list_lets_allowed_tags_and_their_digests_through_only() {
             403,
             "is not reachable from a tag on the allow-list",
         ),
+        ("app/tags/list".to_owned(), 200, "multi"),
         (
             "other/tags/list".to_owned(),
             403,
@@ -523,6 +524,13 @@ async fn an_allow_list_lets_allowed_tags_and_their_digests_through_only() {
     for (path, status, message) in table {
         let (got, text, body) = seen(get(path.clone()).await.unwrap()).await;
         assert_eq!(got, status, "{path}: {text}");
+        if path.ends_with("tags/list") && status == 200 {
+            assert_eq!(
+                body["tags"],
+                serde_json::json!([message]),
+                "only allowed tags: {text}"
+            );
+        }
         if status == 403 {
             assert_eq!(body["errors"][0]["code"], "DENIED", "{path}");
             let m = body["errors"][0]["message"].as_str().unwrap();
