@@ -243,3 +243,35 @@ async fn a_service_account_token_gets_its_namespace_as_project_through_token_rev
         "{body}"
     );
 }
+
+#[test]
+fn no_credential_appears_in_the_states_debug_output() {
+    let files = Files::new();
+    let (key_pem, _, _) = crate::support::signing_key();
+    let key = files.write("key.pem", &key_pem);
+    let pw = files.write("pw", "upstream-password-in-a-file");
+    let tokens = files.write(
+        "tokens.yaml",
+        &format!(
+            "tokens: [{{principal: ci, sha256: {}}}]\n",
+            sha256_hex(TOKEN)
+        ),
+    );
+    let yaml = format!(
+        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: b, host: b.example, upstream: 'http://127.0.0.1:1', credentials: {{kind: basic, username: u, password_file: '{}'}}}}\n  - {{name: t, host: t.example, upstream: 'http://127.0.0.1:1', credentials: {{kind: bearer, username: u, password_file: '{}'}}}}\n  - {{name: d, host: d.example, upstream: 'http://127.0.0.1:1', credentials: {{kind: distribution, issuer: i, service: s, key_file: '{}'}}}}\n",
+        tokens.display(),
+        pw.display(),
+        pw.display(),
+        key.display()
+    );
+    let state = dns01_registry_gateway::State::new(Config::from_yaml(&yaml).unwrap()).unwrap();
+    let debug = format!("{state:?}");
+    assert!(debug.contains("Basic(u, <redacted>)"), "{debug}");
+    let key_body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for secret in ["upstream-password-in-a-file", TOKEN, &key_body[..32]] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
