@@ -283,14 +283,16 @@ pub fn error_body(body: &[u8], upstream: &Repository, client: &Repository) -> Op
 /// Replaces `from` by `to` where it stands as a whole name (not inside a longer one).
 fn replace_name(s: &str, from: &str, to: &str) -> String {
     let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-');
+    if from.is_empty() {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find(from) {
-        let before = out.chars().last().or_else(|| rest[..i].chars().last());
         let before = if i > 0 {
             rest[..i].chars().last()
         } else {
-            before
+            out.chars().last()
         };
         let after = rest[i + from.len()..].chars().next();
         out.push_str(&rest[..i]);
@@ -531,8 +533,31 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_challenge_rewriter_never_panics(s in ".{0,200}") {
-            let _ = challenge(&s, &route(), "r", "s");
+        fn the_rewriters_never_panic_whatever_the_upstream_sends(s in ".{0,200}") {
+            let r = route();
+            let _ = challenge(&s, &r, "r", "s");
+            let _ = location(&s, &r);
+            let _ = link(&s, &r);
+            let _ = mount_query(&s, |f| r.to_upstream(f));
+            let _ = catalog_query(&s, &r);
+            let _ = ApiPath::parse(&s);
+            let _ = error_body(s.as_bytes(), &repo("proj-a/app"), &repo("app"));
+            let _ = replace_name(&s, "a", "b");
+            prop_assert_eq!(replace_name(&s, "", "b"), s.clone());
+        }
+
+        #[test]
+        fn a_mapped_location_never_leaves_the_route_or_shows_the_prefix(
+            name in "[a-z0-9]{1,6}(/[a-z0-9]{1,6}){0,2}",
+            query in "[a-z0-9=&%]{0,20}",
+        ) {
+            let value = format!("/v2/proj-a/{name}/blobs/uploads/x1?{query}");
+            match location(&value, &route()) {
+                Some(Location::Gateway(p)) => {
+                    prop_assert!(p.starts_with(&format!("/v2/{name}/blobs/uploads/x1")), "{}", p);
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
         }
 
         #[test]
