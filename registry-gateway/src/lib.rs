@@ -177,7 +177,11 @@ impl State {
             .upstreams
             .get(&route.name)
             .cloned()
-            .unwrap_or_else(|| Arc::new(UpstreamAuth::None))
+            .unwrap_or_else(|| {
+                Arc::new(UpstreamAuth::Anonymous {
+                    state: std::sync::Mutex::default(),
+                })
+            })
     }
 }
 

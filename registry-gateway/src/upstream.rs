@@ -26,8 +26,12 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(10);
 
 /// A route's upstream credentials, loaded.
 pub enum UpstreamAuth {
-    /// None.
-    None,
+    /// No credentials of the gateway's own; when the upstream asks for a Bearer token (public
+    /// images on Docker Hub or GHCR), the anonymous token dance.
+    Anonymous {
+        /// The challenge and tokens, as for [`UpstreamAuth::Bearer`].
+        state: Mutex<BearerState>,
+    },
     /// Basic on every request.
     Basic {
         /// User name.
@@ -66,7 +70,7 @@ pub struct BearerState {
 impl std::fmt::Debug for UpstreamAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::None => f.write_str("None"),
+            Self::Anonymous { .. } => f.write_str("Anonymous"),
             Self::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
             Self::Bearer { username, .. } => write!(f, "Bearer({username}, <redacted>)"),
             Self::Distribution {
@@ -122,7 +126,9 @@ impl UpstreamAuth {
     /// When a file cannot be read or the key is not a PKCS#8 EC P-256 or RSA key.
     pub fn load(config: &CredentialsConfig) -> Result<Self> {
         Ok(match config {
-            CredentialsConfig::None => Self::None,
+            CredentialsConfig::None => Self::Anonymous {
+                state: Mutex::default(),
+            },
             CredentialsConfig::Basic {
                 username,
                 password_file,
@@ -163,7 +169,11 @@ impl UpstreamAuth {
         scopes: &[Scope],
     ) -> Result<Option<HeaderValue>, Reply> {
         let value = match self {
-            Self::None => return Ok(None),
+            Self::Anonymous { state } => match self.bearer(http, route, None, state, scopes).await?
+            {
+                Some(token) => format!("Bearer {}", token.expose()),
+                None => return Ok(None),
+            },
             Self::Basic { username, password } => basic(username, password),
             Self::Distribution {
                 issuer,
@@ -189,7 +199,7 @@ impl UpstreamAuth {
                 password,
                 state,
             } => match self
-                .bearer(http, route, username, password, state, scopes)
+                .bearer(http, route, Some((username, password)), state, scopes)
                 .await?
             {
                 Some(token) => format!("Bearer {}", token.expose()),
@@ -214,8 +224,7 @@ impl UpstreamAuth {
         &self,
         http: &reqwest::Client,
         route: &Route,
-        username: &str,
-        password: &Secret,
+        credentials: Option<(&String, &Secret)>,
         state: &Mutex<BearerState>,
         scopes: &[Scope],
     ) -> Result<Option<Secret>, Reply> {
@@ -250,12 +259,23 @@ impl UpstreamAuth {
             return Ok(None);
         };
         let refused = |status: u16, message: String| {
+            let (what, fix) = if credentials.is_some() {
+                (
+                    "the gateway's credentials",
+                    "fix the route's upstream credentials",
+                )
+            } else {
+                (
+                    "an anonymous token",
+                    "give the route upstream `credentials`",
+                )
+            };
             Reply::new(
                 ErrorCode::Denied,
                 format!(
-                    "the token endpoint of upstream {} refused the gateway's credentials for \
-                     route {} ({status}: {message}); your own credentials were accepted: the \
-                     platform operator must fix the route's upstream credentials",
+                    "the token endpoint of upstream {} refused {what} for route {} ({status}: \
+                     {message}); your own credentials were accepted: the platform operator \
+                     must {fix}",
                     route.upstream_host(),
                     route.name
                 ),
@@ -275,13 +295,11 @@ impl UpstreamAuth {
                 q.append_pair("scope", &s.to_string());
             }
         }
-        let resp = http
-            .get(url)
-            .basic_auth(username, Some(password.expose()))
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| unreachable(route, &e))?;
+        let mut req = http.get(url).timeout(Duration::from_secs(30));
+        if let Some((username, password)) = credentials {
+            req = req.basic_auth(username, Some(password.expose()));
+        }
+        let resp = req.send().await.map_err(|e| unreachable(route, &e))?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| unreachable(route, &e))?;
         if !status.is_success() {

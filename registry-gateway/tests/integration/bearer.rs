@@ -80,3 +80,59 @@ async fn the_gateway_does_the_upstream_token_dance_once_and_caches_the_token() {
     assert!(!gateway.logs.text().contains("upstream-bearer-tok"));
     // `expect` counts are checked when the mock server drops.
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_without_credentials_does_the_anonymous_token_dance_of_a_public_registry() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header(
+                "www-authenticate",
+                format!(
+                    "Bearer realm=\"{}/token\",service=\"public.example\"",
+                    upstream.uri()
+                )
+                .as_str(),
+            ),
+        )
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(query_param("scope", "repository:library/alpine:pull"))
+        .respond_with(move |req: &wiremock::Request| {
+            // Anonymous: the gateway sends no credentials of its own.
+            assert!(req.headers.get("authorization").is_none());
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"token": "anonymous-tok", "expires_in": 300}))
+        })
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/library/alpine/manifests/3"))
+        .and(header("authorization", "Bearer anonymous-tok"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"schemaVersion\":2}"))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let gateway = Gateway::serve(
+        bind(),
+        &format!(
+            "routes: [{{name: hub, path: hub, upstream: '{}'}}]",
+            upstream.uri()
+        ),
+    );
+    let (status, text, _) = seen(
+        reqwest::get(format!(
+            "{}/v2/hub/library/alpine/manifests/3",
+            gateway.url("localhost")
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+}
