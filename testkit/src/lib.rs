@@ -8,6 +8,7 @@
 pub mod acmetest;
 pub mod bind;
 pub mod emulator;
+pub mod hostile;
 pub mod kubefake;
 pub mod pebble;
 pub mod pki;

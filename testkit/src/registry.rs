@@ -629,6 +629,17 @@ impl PodmanPull {
         Ok(cmd)
     }
 
+    /// `podman image inspect --format <format> <image>`, trimmed (`{{.Digest}}`).
+    ///
+    /// # Errors
+    /// When podman fails.
+    pub fn inspect(&self, image: &str, format: &str) -> anyhow::Result<String> {
+        let out = run(self
+            .podman()?
+            .args(["image", "inspect", "--format", format, image]))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// The architecture of the pulled image (`podman image inspect`).
     ///
     /// # Errors

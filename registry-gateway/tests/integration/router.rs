@@ -1,0 +1,277 @@
+//! The router without a socket (`tower::ServiceExt::oneshot`): the gateway's own answers on
+//! authentication, before any upstream is involved.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use dns01_registry_gateway::{Config, router};
+use tower::ServiceExt as _;
+
+use crate::support::{Files, sha256_hex};
+
+const TOKEN: &str = "router-test-token";
+
+fn app(files: &Files) -> axum::Router {
+    let tokens = files.write(
+        "tokens.yaml",
+        &format!(
+            "tokens: [{{principal: ci-a, sha256: {}, projects: {{proj-a: [pull]}}}}]\n",
+            sha256_hex(TOKEN)
+        ),
+    );
+    let yaml = format!(
+        "auth: {{tokens_file: '{}'}}\nroutes: [{{name: a, host: images.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-a}}, {{name: b, host: other.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-b}}]\n",
+        tokens.display()
+    );
+    router(dns01_registry_gateway::State::new(Config::from_yaml(&yaml).unwrap()).unwrap())
+}
+
+async fn call(
+    app: &axum::Router,
+    host: &str,
+    uri: &str,
+    auth: Option<String>,
+) -> (StatusCode, String, serde_json::Value) {
+    let mut req = Request::get(uri).header("host", host);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        challenge,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[tokio::test]
+async fn the_gateway_challenges_issues_trimmed_tokens_and_refuses_with_reasons() {
+    let files = Files::new();
+    let app = app(&files);
+
+    // No token: a challenge pointing at this host's token endpoint, with the scope needed.
+    let (status, challenge, body) =
+        call(&app, "images.example", "/v2/app/manifests/v1", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge,
+        r#"Bearer realm="http://images.example/token",service="images.example",scope="repository:app:pull""#
+    );
+    assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
+
+    // The token endpoint: no credentials, wrong ones, good ones.
+    let (status, challenge, _) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (
+            StatusCode::UNAUTHORIZED,
+            r#"Basic realm="dns01-registry-gateway""#
+        )
+    );
+    let (status, _, body) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example",
+        Some(basic("ci-a", "wrong")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("match no principal"),
+        "{body}"
+    );
+    let (status, _, body) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example&scope=repository:app:pull,push",
+        Some(basic("ci-a", TOKEN)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(body["access_token"], token.as_str());
+    let claims = crate::support::claims(&token);
+    assert_eq!(
+        claims["access"],
+        serde_json::json!([{"type": "repository", "name": "app", "actions": ["pull"]}])
+    );
+    assert_eq!(claims["aud"], "images.example");
+
+    // The token works for the ping on its host, not on another host.
+    let (status, _, _) = call(
+        &app,
+        "images.example:443",
+        "/v2/",
+        Some(format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, challenge, body) = call(
+        &app,
+        "other.example",
+        "/v2/",
+        Some(format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("issued for another host")
+    );
+
+    // Pushing with a pull-only principal: 403 with what it may do, not a new challenge.
+    let req = Request::put("/v2/app/manifests/v1")
+        .header("host", "images.example")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = serde_json::from_slice(
+        &axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body["errors"][0]["message"],
+        "ci-a may not push images.example/app (project proj-a); it may: pull on proj-a"
+    );
+
+    // Anything else is an OCI error too.
+    let (status, _, body) = call(&app, "images.example", "/robots.txt", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["errors"][0]["code"], "UNSUPPORTED");
+}
+
+const SA_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJidWlsZGVyIn0.c2lnbmF0dXJl";
+
+#[tokio::test]
+async fn a_service_account_token_gets_its_namespace_as_project_through_token_review() {
+    let fake = dns01_testkit::kubefake::KubeFake::start().await;
+    fake.add_token(
+        SA_TOKEN,
+        dns01_testkit::kubefake::FakeUser::new("system:serviceaccount:proj-a:builder", &[]),
+    );
+    let kube =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let files = Files::new();
+    let tokens = files.write("tokens.yaml", "tokens: []\n");
+    let yaml = format!(
+        "auth: {{tokens_file: '{}', kubernetes: {{permissions: [pull, push]}}}}\nroutes: [{{name: a, host: images.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-a}}, {{name: b, host: other.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-b}}]\n",
+        tokens.display()
+    );
+    let config = Config::from_yaml(&yaml).unwrap();
+    assert!(
+        dns01_registry_gateway::State::new(config.clone()).is_err(),
+        "a client is required"
+    );
+    let app = router(dns01_registry_gateway::State::with_kubernetes(config, Some(kube)).unwrap());
+
+    for (host, access) in [
+        (
+            "images.example",
+            serde_json::json!([{"type": "repository", "name": "app", "actions": ["pull", "push"]}]),
+        ),
+        ("other.example", serde_json::json!([])),
+    ] {
+        let (status, _, body) = call(
+            &app,
+            host,
+            &format!("/token?service={host}&scope=repository:app:pull,push,delete"),
+            Some(basic("builder", SA_TOKEN)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let claims = crate::support::claims(body["token"].as_str().unwrap());
+        assert_eq!(claims["access"], access, "{host}");
+        assert_eq!(claims["sub"], "system:serviceaccount:proj-a:builder");
+    }
+    assert_eq!(fake.token_review_count(), 1, "the review is cached");
+
+    let (status, _, body) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example&scope=repository:app:pull",
+        Some(basic(
+            "builder",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJvdGhlciJ9.c2ln",
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TokenReview"),
+        "{body}"
+    );
+}
+
+#[test]
+fn no_credential_appears_in_the_states_debug_output() {
+    let files = Files::new();
+    let (key_pem, _, _) = crate::support::signing_key();
+    let key = files.write("key.pem", &key_pem);
+    let pw = files.write("pw", "upstream-password-in-a-file");
+    let tokens = files.write(
+        "tokens.yaml",
+        &format!(
+            "tokens: [{{principal: ci, sha256: {}}}]\n",
+            sha256_hex(TOKEN)
+        ),
+    );
+    let yaml = format!(
+        "auth: {{tokens_file: '{}'}}\nroutes:\n  - {{name: b, host: b.example, upstream: 'http://127.0.0.1:1', credentials: {{kind: basic, username: u, password_file: '{}'}}}}\n  - {{name: t, host: t.example, upstream: 'http://127.0.0.1:1', credentials: {{kind: bearer, username: u, password_file: '{}'}}}}\n  - {{name: d, host: d.example, upstream: 'http://127.0.0.1:1', credentials: {{kind: distribution, issuer: i, service: s, key_file: '{}'}}}}\n",
+        tokens.display(),
+        pw.display(),
+        pw.display(),
+        key.display()
+    );
+    let state = dns01_registry_gateway::State::new(Config::from_yaml(&yaml).unwrap()).unwrap();
+    let debug = format!("{state:?}");
+    assert!(debug.contains("Basic(u, <redacted>)"), "{debug}");
+    let key_body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for secret in ["upstream-password-in-a-file", TOKEN, &key_body[..32]] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
