@@ -338,6 +338,13 @@ mod tests {
             .spawn()
             .unwrap();
         std::fs::write(dir.path().join("pid"), child.id().to_string()).unwrap();
+        // `spawn` returns once the child's exec has begun, and the kernel shows the new command
+        // line a moment later (its arguments are mapped after the parent is resumed): wait
+        // for it rather than race it.
+        let start = Instant::now();
+        while switch.recorded_pid().is_none() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(switch.recorded_pid(), Some(child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
