@@ -14,6 +14,8 @@ command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] ||
 command -v skopeo >/dev/null 2>&1 || [ -x /usr/bin/skopeo ] || need_apt+=(skopeo)
 command -v podman >/dev/null 2>&1 || [ -x /usr/bin/podman ] || need_apt+=(podman)
 command -v umoci >/dev/null 2>&1 || [ -x /usr/bin/umoci ] || need_apt+=(umoci)
+# Apache's htpasswd: bcrypt hashes for registries with htpasswd auth (the janitor's credential tests).
+command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: installing ${need_apt[*]}"

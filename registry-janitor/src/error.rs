@@ -91,16 +91,6 @@ pub enum Error {
     #[error("registry API")]
     Registry(#[from] dns01_registry::Error),
 
-    /// A HTTP probe could not be sent.
-    #[error("probe {url}")]
-    Probe {
-        /// The URL probed.
-        url: String,
-        /// Why.
-        #[source]
-        source: reqwest::Error,
-    },
-
     /// Retention could not be planned (a bad policy file, an unreadable registry); the
     /// message carries the causes.
     #[error("{message}")]

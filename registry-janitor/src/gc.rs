@@ -256,6 +256,16 @@ impl Gc {
                 return;
             }
         }
+        // A probe that cannot tell refused from accepted writes (wrong or missing
+        // credentials, an unreachable registry) would leave the window unverifiable: find
+        // out before the registry is switched.
+        if let Err(e) = self.probe.once().await {
+            summary.error = Some(format!(
+                "probing the registry's write path before the window (nothing was switched): {}",
+                chain(&e)
+            ));
+            return;
+        }
         match retention.await {
             Ok(r) => {
                 summary.manifests_deleted = r.manifests_deleted;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dns01_registry::{Client, Repository};
+use dns01_registry::{Client, Credentials, Repository};
 use dns01_registry_janitor::{
     CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesSwitch,
     KubernetesWorkloads, LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained,
@@ -44,11 +44,75 @@ enum Command {
     Du(DuArgs),
 }
 
-#[derive(Debug, Args)]
-struct DuArgs {
+/// Where the registry is and who the janitor is there.
+#[derive(Debug, Clone, Args)]
+struct RegistryArgs {
     /// The registry's base URL.
     #[arg(long, env = "JANITOR_REGISTRY")]
     registry: String,
+    /// The user name for the registry (Basic auth, or its token endpoint). The password comes
+    /// from --password-file or the JANITOR_PASSWORD environment variable, never from a flag.
+    #[arg(long, env = "JANITOR_USERNAME")]
+    username: Option<String>,
+    /// A file whose first line is the registry password (a mounted Secret).
+    #[arg(long, env = "JANITOR_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+}
+
+/// The environment variable a registry password may come from.
+const PASSWORD_ENV: &str = "JANITOR_PASSWORD";
+
+impl RegistryArgs {
+    /// The credentials: --username with a password from --password-file or JANITOR_PASSWORD.
+    fn credentials(&self) -> anyhow::Result<Option<Credentials>> {
+        let from_env = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+        let password = match &self.password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--password-file: reading {}", path.display()))?;
+                Some(text.lines().next().unwrap_or_default().to_owned())
+            }
+            None => from_env,
+        };
+        match (&self.username, password) {
+            (Some(user), Some(password)) => Ok(Some(Credentials::new(user, password))),
+            (None, None) => Ok(None),
+            (Some(_), None) => anyhow::bail!(
+                "--username needs a password: put it in a file named by --password-file, or in \
+                 the {PASSWORD_ENV} environment variable"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "a registry password was given (--password-file or {PASSWORD_ENV}) without \
+                 --username (JANITOR_USERNAME)"
+            ),
+        }
+    }
+
+    /// A client for the registry, with the credentials.
+    fn client(&self) -> anyhow::Result<Client> {
+        let mut builder = Client::builder(&self.registry);
+        if let Some(c) = self.credentials()? {
+            builder = builder.credentials(c);
+        }
+        builder
+            .build()
+            .with_context(|| format!("--registry {}", self.registry))
+    }
+
+    /// The write probe, with the same credentials.
+    fn probe(&self, timeout: std::time::Duration) -> anyhow::Result<WriteProbe> {
+        Ok(WriteProbe::with_credentials(
+            &self.registry,
+            self.credentials()?,
+            timeout,
+        )?)
+    }
+}
+
+#[derive(Debug, Args)]
+struct DuArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// The filesystem storage root: untagged manifests and push times come from it.
     #[arg(long)]
     storage: Option<PathBuf>,
@@ -61,7 +125,7 @@ struct DuArgs {
 }
 
 async fn du(args: DuArgs) -> anyhow::Result<ExitCode> {
-    let client = Arc::new(client(&args.registry)?);
+    let client = Arc::new(args.registry.client()?);
     let repos = if args.repositories.is_empty() {
         None
     } else {
@@ -84,9 +148,8 @@ async fn du(args: DuArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Args)]
 struct PlanArgs {
-    /// The registry's base URL.
-    #[arg(long, env = "JANITOR_REGISTRY")]
-    registry: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
     #[command(flatten)]
     retention: RetentionArgs,
     /// Print JSON instead of text.
@@ -131,9 +194,8 @@ enum SwitchKind {
 
 #[derive(Debug, Args)]
 struct GcArgs {
-    /// The registry's base URL, for the write probes.
-    #[arg(long, env = "JANITOR_REGISTRY")]
-    registry: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// How the registry is switched.
     #[arg(long, value_enum, default_value = "process")]
     switch: SwitchKind,
@@ -270,10 +332,9 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
         switch,
         lock,
         journal,
-        probe: WriteProbe::new(
-            &args.registry,
-            parse_duration("--probe-timeout", &args.probe_timeout)?,
-        )?,
+        probe: args
+            .registry
+            .probe(parse_duration("--probe-timeout", &args.probe_timeout)?)?,
         options: GcOptions {
             collector_deadline: parse_duration("--collector-deadline", &args.collector_deadline)?,
             prune: !args.no_prune,
@@ -284,6 +345,7 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
         jiff::Timestamp::now().as_second(),
         std::process::id()
     );
+    let client = Arc::new(args.registry.client()?);
     let retention = async {
         let Some(_) = &args.retention.policy else {
             return Ok(Retained::default());
@@ -293,12 +355,12 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
             .storage
             .clone()
             .or_else(|| gc.switch.storage_root());
-        let plan = retention_plan(&args.registry, &args.retention, storage)
+        let plan = retention_plan(&client, &args.retention, storage)
             .await
             .map_err(|e| dns01_registry_janitor::Error::Retention {
                 message: format!("{e:#}"),
             })?;
-        let applied = apply(&client_of(&args.registry)?, &plan).await?;
+        let applied = apply(&client, &plan).await?;
         for f in &applied.failed {
             tracing::error!("retention: {f}");
         }
@@ -325,16 +387,8 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn client(registry: &str) -> anyhow::Result<Client> {
-    Ok(client_of(registry)?)
-}
-
-fn client_of(registry: &str) -> dns01_registry_janitor::Result<Client> {
-    Ok(Client::builder(registry).build()?)
-}
-
 async fn retention_plan(
-    registry: &str,
+    client: &Arc<Client>,
     args: &RetentionArgs,
     storage: Option<PathBuf>,
 ) -> anyhow::Result<Plan> {
@@ -361,7 +415,6 @@ async fn retention_plan(
             .context("connecting to Kubernetes")?;
         uses.extend(KubernetesWorkloads::new(kube).uses().await?);
     }
-    let client = Arc::new(client(registry)?);
     let mut hosts = args.hosts.clone();
     if hosts.is_empty() {
         let url = client.base_url();
@@ -380,7 +433,7 @@ async fn retention_plan(
                 .collect::<Result<Vec<_>, _>>()?,
         )
     };
-    let inventory = inventory::read(&client, repos, storage.as_deref()).await?;
+    let inventory = inventory::read(client, repos, storage.as_deref()).await?;
     Ok(plan(
         &inventory,
         &policy,
@@ -391,12 +444,8 @@ async fn retention_plan(
 }
 
 async fn plan_cmd(args: PlanArgs, apply_it: bool) -> anyhow::Result<ExitCode> {
-    let plan = retention_plan(
-        &args.registry,
-        &args.retention,
-        args.retention.storage.clone(),
-    )
-    .await?;
+    let client = Arc::new(args.registry.client()?);
+    let plan = retention_plan(&client, &args.retention, args.retention.storage.clone()).await?;
     if !apply_it {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -405,7 +454,7 @@ async fn plan_cmd(args: PlanArgs, apply_it: bool) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let applied = apply(&client(&args.registry)?, &plan).await?;
+    let applied = apply(&client, &plan).await?;
     if args.json {
         println!(
             "{}",

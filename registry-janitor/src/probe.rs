@@ -2,10 +2,10 @@
 //! repository. Distribution in read-only mode answers 405 (`text/plain`, `Method not
 //! allowed`); in read-write mode 202, and the upload is then cancelled so nothing is stored.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use url::Url;
+use dns01_registry::{Client, Credentials, Repository};
 
 use crate::error::{Error, Result};
 
@@ -22,33 +22,56 @@ pub enum Writes {
     Accepted,
 }
 
-/// Probes one registry's write path.
+/// Probes one registry's write path, through a [`Client`]: with credentials, it
+/// authenticates as every other call of the janitor does (Basic, or the Bearer token dance).
 #[derive(Debug, Clone)]
 pub struct WriteProbe {
-    http: reqwest::Client,
-    base: Url,
+    client: Arc<Client>,
+    repository: Repository,
     /// How long to keep probing until the expected answer comes.
     pub timeout: Duration,
 }
 
 impl WriteProbe {
-    /// A probe of the registry at `base` (`http://127.0.0.1:5000/`).
+    /// An anonymous probe of the registry at `base` (`http://127.0.0.1:5000/`).
     ///
     /// # Errors
     /// When `base` is not a URL.
     pub fn new(base: &str, timeout: Duration) -> Result<Self> {
-        let base = Url::parse(base)
-            .map_err(|e| Error::config("registry", format!("`{base}` is not a URL: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
+        Self::with_credentials(base, None, timeout)
+    }
+
+    /// A probe of the registry at `base` that sends `credentials` when the registry asks.
+    /// Each request is bounded by 5 s (a registry restarting for a window must not stall it).
+    ///
+    /// # Errors
+    /// When `base` is not a URL.
+    pub fn with_credentials(
+        base: &str,
+        credentials: Option<Credentials>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let mut builder = Client::builder(base)
+            .connect_timeout(Duration::from_secs(5))
+            .request_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(5));
+        if let Some(c) = credentials {
+            builder = builder.credentials(c);
+        }
+        let client = builder
             .build()
-            .map_err(|e| Error::Probe {
-                url: base.to_string(),
-                source: e,
-            })?;
+            .map_err(|e| Error::config("registry", crate::gc::chain(&e)))?;
+        Self::with_client(Arc::new(client), timeout)
+    }
+
+    /// A probe through `client` (its credentials and timeouts).
+    ///
+    /// # Errors
+    /// None in practice ([`PROBE_REPOSITORY`] is a valid name).
+    pub fn with_client(client: Arc<Client>, timeout: Duration) -> Result<Self> {
         Ok(Self {
-            http,
-            base,
+            client,
+            repository: Repository::parse(PROBE_REPOSITORY)?,
             timeout,
         })
     }
@@ -56,38 +79,13 @@ impl WriteProbe {
     /// One probe.
     ///
     /// # Errors
-    /// [`Error::Probe`] when nothing answers; [`Error::State`] for an unexpected status.
+    /// [`Error::Registry`] when nothing answers or the registry answers anything but an
+    /// accepted upload or the read-only 405 (a 401 names missing or wrong credentials).
     pub async fn once(&self) -> Result<Writes> {
-        let url = self
-            .base
-            .join(&format!("v2/{PROBE_REPOSITORY}/blobs/uploads/"))
-            .map_err(|e| Error::config("registry", e.to_string()))?;
-        let resp = self
-            .http
-            .post(url.clone())
-            .send()
-            .await
-            .map_err(|e| Error::Probe {
-                url: url.to_string(),
-                source: e,
-            })?;
-        match resp.status() {
-            StatusCode::METHOD_NOT_ALLOWED => Ok(Writes::Refused),
-            StatusCode::ACCEPTED => {
-                if let Some(loc) = resp
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    && let Ok(cancel) = url.join(loc)
-                {
-                    let _ = self.http.delete(cancel).send().await;
-                }
-                Ok(Writes::Accepted)
-            }
-            other => Err(Error::State {
-                expected: "probed",
-                message: format!("an upload POST to {url} answered {other}"),
-            }),
+        match self.client.upload_probe(&self.repository).await {
+            Ok(()) => Ok(Writes::Accepted),
+            Err(dns01_registry::Error::ReadOnly { .. }) => Ok(Writes::Refused),
+            Err(e) => Err(Error::Registry(e)),
         }
     }
 
@@ -113,7 +111,7 @@ impl WriteProbe {
                         Ok(w) => {
                             format!("writes still {w:?} after {} s", self.timeout.as_secs_f64())
                         }
-                        Err(e) => e.to_string(),
+                        Err(e) => crate::gc::chain(&e),
                     },
                 });
             }

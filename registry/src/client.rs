@@ -713,6 +713,48 @@ impl Client {
         Ok(digest)
     }
 
+    /// Starts a blob upload to `repo` and cancels it at once: whether the registry accepts
+    /// writes (with this client's credentials), storing nothing. A registry in maintenance
+    /// answers [`Error::ReadOnly`].
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] when writes are refused; other kinds as answered.
+    pub async fn upload_probe(&self, repo: &Repository) -> Result<()> {
+        let scopes = [Scope::repository(repo.as_str(), &["pull", "push"])];
+        let start = self.url(&format!("v2/{repo}/blobs/uploads/"))?;
+        let resp = self
+            .call(
+                Method::POST,
+                start,
+                &scopes,
+                HeaderMap::new(),
+                None,
+                &[StatusCode::ACCEPTED],
+            )
+            .await?;
+        let cancel = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|loc| resp.url().join(loc).ok());
+        if let Some(cancel) = cancel {
+            // An upload left behind is purged by the registry later: a failed cancel is no
+            // reason to fail the probe.
+            let req = Req {
+                method: Method::DELETE,
+                url: cancel,
+                scopes: &scopes,
+                headers: HeaderMap::new(),
+                body: None,
+                bounded: true,
+            };
+            if let Err(e) = self.send(&req).await {
+                tracing::debug!(error = %e, "cancelling a probe upload");
+            }
+        }
+        Ok(())
+    }
+
     /// One page of `tags/list` (`n` per page, after `last`).
     ///
     /// # Errors

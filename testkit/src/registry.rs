@@ -92,6 +92,9 @@ pub struct RegistryConfig {
     pub read_only: bool,
     /// `auth.token` (default none: anonymous access).
     pub token: Option<TokenAuth>,
+    /// `auth.htpasswd` with one user, `(user, password)`, hashed with bcrypt by Apache's
+    /// `htpasswd` (Debian package `apache2-utils`) (default none).
+    pub htpasswd: Option<(String, String)>,
 }
 
 impl Default for RegistryConfig {
@@ -100,6 +103,7 @@ impl Default for RegistryConfig {
             delete: true,
             read_only: false,
             token: None,
+            htpasswd: None,
         }
     }
 }
@@ -231,6 +235,12 @@ impl Registry {
                 "issuer": token.issuer,
                 "rootcertbundle": bundle,
             }});
+        }
+        if let Some((user, password)) = &self.config.htpasswd {
+            let path = self.dir.path().join("htpasswd");
+            let out = run(Command::new(binary("htpasswd")?).args(["-Bbn", user, password]))?;
+            std::fs::write(&path, &out.stdout)?;
+            config["auth"] = serde_json::json!({"htpasswd": {"realm": "dns01-test", "path": path}});
         }
         std::fs::write(self.config_path(), serde_yaml_ng::to_string(&config)?)?;
         Ok(())
