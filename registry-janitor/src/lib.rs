@@ -18,6 +18,8 @@
 //!   a manifest a kept index lists stays, a digest a [`workload`] uses stays, with its
 //!   children and the indexes containing it), [`apply`] (deletes by digest).
 //!   [`KubernetesWorkloads`] reads Pods and pod templates across namespaces with kube-rs.
+//! - [`remove`]: deleting a repository, a tag or a manifest by hand, refused (all or
+//!   nothing) when a workload uses any of it.
 //! - [`du`]: storage per project and repository (unique and shared bytes, tags, manifests,
 //!   last push).
 //!
@@ -58,6 +60,7 @@ pub mod plan;
 pub mod policy;
 pub mod probe;
 pub mod record;
+pub mod remove;
 pub mod storage;
 pub mod switch;
 pub mod workload;
@@ -72,6 +75,7 @@ pub use plan::{Action, Plan, apply, plan};
 pub use policy::Policy;
 pub use probe::{WriteProbe, Writes};
 pub use record::{FileJournal, Journal, Record};
+pub use remove::{Target, removal};
 pub use switch::{CommandSwitch, KubernetesSwitch, ProcessSwitch, Switch};
 pub use workload::{ImageUse, StaticWorkloads, Workload, WorkloadSource};
 

@@ -17,8 +17,8 @@ use dns01_registry::{Client, Credentials, Repository};
 use dns01_registry_janitor::{
     CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesSwitch,
     KubernetesWorkloads, LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained,
-    StaticWorkloads, Switch, WorkloadSource as _, WriteProbe, apply, inventory, parse_duration,
-    plan,
+    StaticWorkloads, Switch, Target, WorkloadSource as _, WriteProbe, apply, inventory,
+    parse_duration, plan, removal,
 };
 
 /// Exit status when the registry may still refuse writes.
@@ -42,6 +42,9 @@ enum Command {
     Apply(PlanArgs),
     /// Storage per project and repository: unique and shared bytes, tags, manifests, last push.
     Du(DuArgs),
+    /// Deletes a repository, a tag or a manifest, refusing (nothing deleted) when a workload
+    /// uses any of it.
+    Delete(DeleteArgs),
 }
 
 /// Where the registry is and who the janitor is there.
@@ -167,6 +170,16 @@ struct RetentionArgs {
     /// pruned in it and bytes freed counted.
     #[arg(long)]
     storage: Option<PathBuf>,
+    #[command(flatten)]
+    protection: ProtectionArgs,
+    /// Only these repositories (default: the whole catalog).
+    #[arg(long = "repository")]
+    repositories: Vec<String>,
+}
+
+/// What workloads run: never deleted.
+#[derive(Debug, Clone, Args)]
+struct ProtectionArgs {
     /// Images in use, a YAML list of {image, namespace, kind, name}: never deleted.
     #[arg(long)]
     workloads: Option<PathBuf>,
@@ -177,9 +190,132 @@ struct RetentionArgs {
     /// Names workloads use for this registry (default: the host:port of --registry).
     #[arg(long = "host")]
     hosts: Vec<String>,
-    /// Only these repositories (default: the whole catalog).
-    #[arg(long = "repository")]
-    repositories: Vec<String>,
+}
+
+impl ProtectionArgs {
+    /// Every image use: the --workloads file, and with --kubernetes the cluster's.
+    async fn uses(&self) -> anyhow::Result<Vec<ImageUse>> {
+        let uses = match &self.workloads {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                serde_yaml_ng::from_str::<Vec<ImageUse>>(&text)
+                    .with_context(|| format!("in {}", p.display()))?
+            }
+            None => Vec::new(),
+        };
+        let mut uses = StaticWorkloads(uses).uses().await?;
+        if self.kubernetes {
+            let kube = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes")?;
+            uses.extend(KubernetesWorkloads::new(kube).uses().await?);
+        }
+        Ok(uses)
+    }
+
+    /// The names workloads use for the registry `client` talks to.
+    fn hosts(&self, client: &Client) -> Vec<String> {
+        let mut hosts = self.hosts.clone();
+        if hosts.is_empty() {
+            let url = client.base_url();
+            hosts.push(match url.port() {
+                Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_owned(),
+            });
+        }
+        hosts
+    }
+}
+
+#[derive(Debug, Args)]
+struct DeleteArgs {
+    /// What to delete: `project/repository` (every manifest), `project/repository:tag` or
+    /// `project/repository@sha256:…`.
+    target: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    protection: ProtectionArgs,
+    /// The registry's filesystem storage root: untagged manifests of a repository are found
+    /// there too (the API cannot list them).
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
+    let target: Target = args.target.parse()?;
+    let client = Arc::new(args.registry.client()?);
+    let uses = args.protection.uses().await?;
+    let hosts = args.protection.hosts(&client);
+    let inventory = inventory::read(
+        &client,
+        Some(vec![target.repository().clone()]),
+        args.storage.as_deref(),
+    )
+    .await?;
+    let plan = removal(&inventory, &target, &uses, &hosts)?;
+    let refused = plan.kept().count() > 0;
+    let applied = if refused || args.dry_run {
+        None
+    } else {
+        Some(apply(&client, &plan).await?)
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "target": target.to_string(),
+                "refused": refused,
+                "dry_run": args.dry_run,
+                "plan": plan,
+                "applied": applied,
+            }))?
+        );
+    } else {
+        print!("{}", plan.to_text());
+    }
+    if refused {
+        tracing::error!(
+            "refusing to delete {target}: {}",
+            plan.kept()
+                .flat_map(|i| i
+                    .reasons
+                    .iter()
+                    .map(move |r| format!("{}@{}: {r}", i.repository, i.digest)))
+                .filter(|r| !r.contains("was refused"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    match applied {
+        Some(a) if !a.failed.is_empty() => {
+            for f in &a.failed {
+                tracing::error!("{f}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Some(a) => {
+            tracing::info!(
+                deleted = a.deleted.len(),
+                "{target} deleted; the next `gc` frees its blobs{}",
+                if matches!(target, Target::Repository(_)) {
+                    " and prunes the empty repository"
+                } else {
+                    ""
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -399,30 +535,8 @@ async fn retention_plan(
         .with_context(|| format!("in {}", p.display()))?,
         None => Policy::default(),
     };
-    let uses = match &args.workloads {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            serde_yaml_ng::from_str::<Vec<ImageUse>>(&text)
-                .with_context(|| format!("in {}", p.display()))?
-        }
-        None => Vec::new(),
-    };
-    let mut uses = StaticWorkloads(uses).uses().await?;
-    if args.kubernetes {
-        let kube = kube::Client::try_default()
-            .await
-            .context("connecting to Kubernetes")?;
-        uses.extend(KubernetesWorkloads::new(kube).uses().await?);
-    }
-    let mut hosts = args.hosts.clone();
-    if hosts.is_empty() {
-        let url = client.base_url();
-        hosts.push(match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_owned(),
-        });
-    }
+    let uses = args.protection.uses().await?;
+    let hosts = args.protection.hosts(client);
     let repos = if args.repositories.is_empty() {
         None
     } else {
@@ -508,6 +622,7 @@ async fn main() -> ExitCode {
         Command::Plan(args) => plan_cmd(args, false).await,
         Command::Apply(args) => plan_cmd(args, true).await,
         Command::Du(args) => du(args).await,
+        Command::Delete(args) => delete(args).await,
     };
     match result {
         Ok(code) => code,

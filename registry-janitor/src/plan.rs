@@ -54,6 +54,11 @@ impl Plan {
         self.items.iter().filter(|i| i.action == Action::Delete)
     }
 
+    /// The items kept (in a [`crate::remove::removal`] plan: what refuses the removal).
+    pub fn kept(&self) -> impl Iterator<Item = &Item> {
+        self.items.iter().filter(|i| i.action == Action::Keep)
+    }
+
     /// Items kept only because a workload uses them.
     pub fn protected(&self) -> usize {
         self.items.iter().filter(|i| i.protected).count()
@@ -172,6 +177,17 @@ fn protected(
         }
     }
     out
+}
+
+/// The digests of `repo` that workloads protect, with who protects them: the used ones, their
+/// children, and the indexes containing them.
+pub(crate) fn protected_digests(
+    repo: &Repository,
+    inv: &RepoInventory,
+    uses: &[ImageUse],
+    hosts: &[String],
+) -> BTreeMap<Digest, Vec<String>> {
+    protected(inv, &used_digests(repo, inv, uses, hosts))
 }
 
 fn age(now: jiff::Timestamp, created: Option<jiff::Timestamp>) -> Option<Duration> {

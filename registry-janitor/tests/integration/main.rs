@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod delete;
 mod du;
 mod gc;
 mod kube_switch;
