@@ -70,9 +70,22 @@ impl GcSummary {
     /// collector, or a service's `/metrics`). `dns01_registry_janitor_left_read_only` is 1
     /// while the registry may still refuse writes: alert on it.
     pub fn to_prometheus(&self) -> String {
+        let mut registry =
+            prometheus_client::registry::Registry::with_prefix("dns01_registry_janitor");
+        self.register(&mut registry, jiff::Timestamp::now());
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    /// Registers the summary's gauges (unprefixed names: `left_read_only`, `window_seconds`,
+    /// …) in `registry`, for a run that ended at `ended`.
+    pub fn register(
+        &self,
+        registry: &mut prometheus_client::registry::Registry,
+        ended: jiff::Timestamp,
+    ) {
         use prometheus_client::metrics::gauge::Gauge;
-        use prometheus_client::registry::Registry;
-        let mut registry = Registry::with_prefix("dns01_registry_janitor");
         let mut gauge = |name: &str, help: &str, value: f64| {
             let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
             g.set(value);
@@ -91,7 +104,7 @@ impl GcSummary {
         gauge(
             "last_run_timestamp_seconds",
             "when the last run ended",
-            jiff::Timestamp::now().as_second() as f64,
+            ended.as_second() as f64,
         );
         gauge(
             "window_seconds",
@@ -128,9 +141,6 @@ impl GcSummary {
             "items kept only because a workload uses them",
             self.protected as f64,
         );
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
     }
 }
 

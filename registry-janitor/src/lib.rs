@@ -20,6 +20,8 @@
 //!   [`KubernetesWorkloads`] reads Pods and pod templates across namespaces with kube-rs.
 //! - [`remove`]: deleting a repository, a tag or a manifest by hand, refused (all or
 //!   nothing) when a workload uses any of it.
+//! - [`service`]: `serve`: runs on a schedule (interval or cron), `/metrics` and `/healthz`
+//!   ([`service::router`]).
 //! - [`du`]: storage per project and repository (unique and shared bytes, tags, manifests,
 //!   last push).
 //!
@@ -61,6 +63,7 @@ pub mod policy;
 pub mod probe;
 pub mod record;
 pub mod remove;
+pub mod service;
 pub mod storage;
 pub mod switch;
 pub mod workload;

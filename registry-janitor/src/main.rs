@@ -7,6 +7,7 @@
 //! Exit status: 0 done; 1 failed, registry read-write again; 2 bad usage; 3 **the registry
 //! was left read-only** (an operator must act; the next run restores it first).
 
+use std::future::{Future, IntoFuture as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,12 +15,16 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dns01_registry::{Client, Credentials, Repository};
+use dns01_registry_janitor::du;
+use dns01_registry_janitor::gc::{GcSummary, chain};
+use dns01_registry_janitor::service::{Schedule, ServiceState, router, run_scheduled};
 use dns01_registry_janitor::{
     CommandSwitch, FileJournal, FileLock, Gc, GcOptions, ImageUse, Journal, KubernetesSwitch,
     KubernetesWorkloads, LeaseJournal, LeaseLock, Lock, Plan, Policy, ProcessSwitch, Retained,
     StaticWorkloads, Switch, Target, WorkloadSource as _, WriteProbe, apply, inventory,
     parse_duration, plan, removal,
 };
+use tokio::sync::watch;
 
 /// Exit status when the registry may still refuse writes.
 const EXIT_LEFT_READ_ONLY: u8 = 3;
@@ -45,6 +50,10 @@ enum Command {
     /// Deletes a repository, a tag or a manifest, refusing (nothing deleted) when a workload
     /// uses any of it.
     Delete(DeleteArgs),
+    /// Runs `gc` (with --policy, retention first) on a schedule, serving /metrics (the last
+    /// run's summary, storage per project and repository) and /healthz; stops on SIGTERM,
+    /// closing an open window first.
+    Serve(Box<ServeArgs>),
 }
 
 /// Where the registry is and who the janitor is there.
@@ -404,7 +413,8 @@ fn which(bin: &std::path::Path) -> PathBuf {
         .unwrap_or_else(|| bin.to_owned())
 }
 
-async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
+/// The maintenance routine `gc` and `serve` run, as the arguments describe it.
+async fn build_gc(args: &GcArgs) -> anyhow::Result<Gc> {
     std::fs::create_dir_all(&args.state_dir)?;
     let switch: Arc<dyn Switch> = match args.switch {
         SwitchKind::Process => Arc::new(ProcessSwitch::new(
@@ -476,12 +486,19 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
             prune: !args.no_prune,
         },
     };
+    Ok(gc)
+}
+
+/// One run: retention (with --policy), then the window; the summary goes to --metrics-file.
+async fn run_once<F>(args: &GcArgs, gc: &Gc, client: &Arc<Client>, shutdown: F) -> GcSummary
+where
+    F: Future<Output = &'static str> + Send,
+{
     let run_id = format!(
         "gc-{}-{}",
         jiff::Timestamp::now().as_second(),
         std::process::id()
     );
-    let client = Arc::new(args.registry.client()?);
     let retention = async {
         let Some(_) = &args.retention.policy else {
             return Ok(Retained::default());
@@ -491,12 +508,12 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
             .storage
             .clone()
             .or_else(|| gc.switch.storage_root());
-        let plan = retention_plan(&client, &args.retention, storage)
+        let plan = retention_plan(client, &args.retention, storage)
             .await
             .map_err(|e| dns01_registry_janitor::Error::Retention {
                 message: format!("{e:#}"),
             })?;
-        let applied = apply(&client, &plan).await?;
+        let applied = apply(client, &plan).await?;
         for f in &applied.failed {
             tracing::error!("retention: {f}");
         }
@@ -506,18 +523,110 @@ async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
             protected: plan.protected() as u64,
         })
     };
-    let summary = gc.run_with(&run_id, retention, shutdown_signal()).await;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    let summary = gc.run_with(&run_id, retention, shutdown).await;
     if let Some(path) = &args.metrics_file {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, summary.to_prometheus())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .with_context(|| format!("writing {}", path.display()))?;
+        if let Err(e) =
+            std::fs::write(&tmp, summary.to_prometheus()).and_then(|()| std::fs::rename(&tmp, path))
+        {
+            tracing::error!(error = %e, "writing the metrics file {}", path.display());
+        }
     }
+    summary
+}
+
+async fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
+    let gc = build_gc(&args).await?;
+    let client = Arc::new(args.registry.client()?);
+    let summary = run_once(&args, &gc, &client, shutdown_signal()).await;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(if summary.left_read_only {
         ExitCode::from(EXIT_LEFT_READ_ONLY)
     } else if summary.error.is_some() {
         ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    gc: GcArgs,
+    /// When to run: an interval (`6h`, the first run one interval after the start) or a cron
+    /// expression in UTC (`0 3 * * *`; six fields for seconds).
+    #[arg(long)]
+    schedule: String,
+    /// Where /metrics and /healthz are served.
+    #[arg(long, default_value = "0.0.0.0:9090")]
+    listen: std::net::SocketAddr,
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let schedule: Schedule = args.schedule.parse()?;
+    let gc = build_gc(&args.gc).await?;
+    let client = Arc::new(args.gc.registry.client()?);
+    let state = Arc::new(ServiceState::default());
+    let storage = args
+        .gc
+        .retention
+        .storage
+        .clone()
+        .or_else(|| gc.switch.storage_root());
+    let account = || async {
+        match inventory::read(&client, None, storage.as_deref()).await {
+            Ok(inv) => state.record_usage(du::report(&inv, storage.as_deref())),
+            Err(e) => tracing::warn!(error = %chain(&e), "storage accounting failed"),
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("--listen {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /healthz");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = {
+        let mut rx = stop_rx.clone();
+        axum::serve(listener, router(state.clone())).with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })
+    };
+    let server = tokio::spawn(server.into_future());
+    let signal_name: Arc<std::sync::OnceLock<&'static str>> = Arc::default();
+    tokio::spawn({
+        let signal_name = signal_name.clone();
+        async move {
+            let signal = shutdown_signal().await;
+            tracing::warn!(
+                signal,
+                "stopping: a run in progress closes its window first"
+            );
+            let _ = signal_name.set(signal);
+            let _ = stop_tx.send(true);
+        }
+    });
+    account().await;
+    let (gc_args, gc_ref, client_ref, account_ref) = (&args.gc, &gc, &client, &account);
+    run_scheduled(&schedule, &state, stop_rx.clone(), || {
+        let mut rx = stop_rx.clone();
+        let signal_name = signal_name.clone();
+        async move {
+            let shutdown = async move {
+                let _ = rx.wait_for(|s| *s).await;
+                signal_name.get().copied().unwrap_or("SIGTERM")
+            };
+            let summary = run_once(gc_args, gc_ref, client_ref, shutdown).await;
+            match serde_json::to_string(&summary) {
+                Ok(line) => println!("{line}"),
+                Err(e) => tracing::error!(error = %e, "printing the summary"),
+            }
+            account_ref().await;
+            summary
+        }
+    })
+    .await;
+    server.await.context("the HTTP server")??;
+    Ok(if state.last_run().is_some_and(|s| s.left_read_only) {
+        ExitCode::from(EXIT_LEFT_READ_ONLY)
     } else {
         ExitCode::SUCCESS
     })
@@ -623,6 +732,7 @@ async fn main() -> ExitCode {
         Command::Apply(args) => plan_cmd(args, true).await,
         Command::Du(args) => du(args).await,
         Command::Delete(args) => delete(args).await,
+        Command::Serve(args) => serve(*args).await,
     };
     match result {
         Ok(code) => code,

@@ -11,4 +11,5 @@ mod kube_switch;
 mod kubernetes;
 mod lease;
 mod retention;
+mod serve;
 mod support;
