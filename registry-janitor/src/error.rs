@@ -28,6 +28,16 @@ pub enum Error {
         holder: String,
     },
 
+    /// The lock was taken over by another janitor, or could not be renewed in time: the run
+    /// ends its window at once.
+    #[error("lost the janitor lock {what}: {message}")]
+    LockLost {
+        /// The lock (a Lease name).
+        what: String,
+        /// Who holds it now, or why it could not be renewed.
+        message: String,
+    },
+
     /// A file or process operation failed.
     #[error("{what} ({path})")]
     Io {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::lock::Lock;
@@ -229,8 +230,20 @@ impl Gc {
             summary.error = Some(chain(&e));
             return summary;
         }
-        self.run_locked(run_id, retention, shutdown, &mut summary)
+        let (lost_tx, lost) = watch::channel(None);
+        let renewer = self.lock.renew_every().map(|every| {
+            tokio::spawn(keep_renewed(
+                self.lock.clone(),
+                run_id.to_owned(),
+                every,
+                lost_tx,
+            ))
+        });
+        self.run_locked(run_id, retention, shutdown, lost, &mut summary)
             .await;
+        if let Some(renewer) = renewer {
+            renewer.abort();
+        }
         if let Err(e) = self.lock.release(run_id).await {
             tracing::warn!(error = %chain(&e), "releasing the janitor lock");
         }
@@ -250,6 +263,7 @@ impl Gc {
         run_id: &str,
         retention: R,
         shutdown: F,
+        mut lost: watch::Receiver<Option<Error>>,
         summary: &mut GcSummary,
     ) where
         F: Future<Output = &'static str> + Send,
@@ -286,6 +300,13 @@ impl Gc {
                 return;
             }
         }
+        if let Some(e) = lost.borrow().as_ref() {
+            summary.error = Some(format!(
+                "{} (before the window; nothing was switched)",
+                chain(e)
+            ));
+            return;
+        }
         let record = Record {
             run_id: run_id.to_owned(),
             since: jiff::Timestamp::now().to_string(),
@@ -315,6 +336,12 @@ impl Gc {
                 window.abort();
                 let _ = (&mut window).await;
                 Err(Error::Interrupted { signal })
+            }
+            error = lost_lock(&mut lost) => {
+                tracing::error!(error = %chain(&error), "closing the read-only window at once");
+                window.abort();
+                let _ = (&mut window).await;
+                Err(error)
             }
         };
         match result {
@@ -368,6 +395,60 @@ impl Gc {
             bytes_freed: before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a)),
             pruned,
         })
+    }
+}
+
+/// Renews `lock` every `every` until aborted; sends the error when the lock is lost (taken
+/// over, or not renewed for three periods).
+async fn keep_renewed(
+    lock: Arc<dyn Lock>,
+    holder: String,
+    every: Duration,
+    lost: watch::Sender<Option<Error>>,
+) {
+    let mut renewed = Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        match lock.renew(&holder).await {
+            Ok(()) => renewed = Instant::now(),
+            Err(e @ Error::LockLost { .. }) => {
+                lost.send_replace(Some(e));
+                return;
+            }
+            Err(e) if renewed.elapsed() >= every * 3 => {
+                lost.send_replace(Some(Error::LockLost {
+                    what: "the janitor lock".into(),
+                    message: format!(
+                        "not renewed for {} s: {}",
+                        renewed.elapsed().as_secs(),
+                        chain(&e)
+                    ),
+                }));
+                return;
+            }
+            Err(e) => tracing::warn!(error = %chain(&e), "renewing the janitor lock; trying again"),
+        }
+    }
+}
+
+/// Resolves with the error once the lock is lost (never if the renewer ends otherwise).
+async fn lost_lock(lost: &mut watch::Receiver<Option<Error>>) -> Error {
+    loop {
+        if let Some(e) = lost.borrow_and_update().as_ref() {
+            return Error::LockLost {
+                what: match e {
+                    Error::LockLost { what, .. } => what.clone(),
+                    _ => "the janitor lock".into(),
+                },
+                message: match e {
+                    Error::LockLost { message, .. } => message.clone(),
+                    other => chain(other),
+                },
+            };
+        }
+        if lost.changed().await.is_err() {
+            return std::future::pending().await;
+        }
     }
 }
 

@@ -145,12 +145,50 @@ impl Lock for LeaseLock {
     }
 
     async fn renew(&self, holder: &str) -> Result<()> {
-        let patch = serde_json::json!({"spec": {"holderIdentity": holder, "renewTime": MicroTime(jiff::Timestamp::now())}});
-        self.api
-            .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map(drop)
-            .map_err(kube_err("renewing the janitor Lease"))
+        // Conditional on the resourceVersion just read: a takeover between the read and the
+        // write is a 409, and the next attempt sees the new holder. The janitor's own record
+        // annotation changes the version too: one more attempt covers that.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let Some(mut lease) = self
+                .api
+                .get_opt(&self.name)
+                .await
+                .map_err(kube_err("reading the janitor Lease"))?
+            else {
+                return Err(Error::LockLost {
+                    what: format!("Lease {}", self.name),
+                    message: "the Lease was deleted".into(),
+                });
+            };
+            let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+            let current = spec.holder_identity.as_deref().unwrap_or_default();
+            if current != holder {
+                return Err(Error::LockLost {
+                    what: format!("Lease {}", self.name),
+                    message: if current.is_empty() {
+                        "it was released by someone else".into()
+                    } else {
+                        format!("{current} holds it now")
+                    },
+                });
+            }
+            spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
+            match self
+                .api
+                .replace(&self.name, &PostParams::default(), &lease)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_status(&e, 409) && attempts < 3 => {}
+                Err(e) => return Err(kube_err("renewing the janitor Lease")(e)),
+            }
+        }
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some((self.duration / 3).max(Duration::from_millis(100)))
     }
 
     async fn release(&self, holder: &str) -> Result<()> {

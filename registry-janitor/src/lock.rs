@@ -21,8 +21,17 @@ pub trait Lock: Send + Sync + std::fmt::Debug {
     async fn acquire(&self, holder: &str) -> Result<()>;
     /// Keeps the lock alive during a long run (a Lease's `renewTime`); a file lock has
     /// nothing to renew.
+    ///
+    /// # Errors
+    /// [`Error::LockLost`] when someone else holds the lock now; other kinds when the
+    /// renewal could not be made (the caller tries again).
     async fn renew(&self, _holder: &str) -> Result<()> {
         Ok(())
+    }
+    /// How often [`Lock::renew`] must be called while the lock is held (`None`: never). A lock
+    /// not renewed for three of these periods counts as lost.
+    fn renew_every(&self) -> Option<std::time::Duration> {
+        None
     }
     /// Gives the lock up.
     async fn release(&self, holder: &str) -> Result<()>;

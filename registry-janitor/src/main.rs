@@ -364,6 +364,10 @@ struct GcArgs {
     /// files in --state-dir (cluster mode; kubeconfig or in-cluster config).
     #[arg(long)]
     lease: Option<String>,
+    /// How long the Lease stays ours without a renewal; it is renewed every third of this
+    /// while the janitor runs, and a janitor that dies frees it after this long.
+    #[arg(long, default_value = "60s")]
+    lease_duration: String,
     #[command(flatten)]
     retention: RetentionArgs,
     /// process: the registry's configuration file.
@@ -454,16 +458,19 @@ async fn build_gc(args: &GcArgs) -> anyhow::Result<Gc> {
             let Some((ns, name)) = lease.split_once('/') else {
                 anyhow::bail!("--lease `{lease}`: write namespace/name");
             };
+            let duration = parse_duration("--lease-duration", &args.lease_duration)?;
+            if duration < std::time::Duration::from_secs(3) {
+                anyhow::bail!(
+                    "--lease-duration {}: give at least 3s (the Lease counts whole seconds and is \
+                     renewed every third of it)",
+                    args.lease_duration
+                );
+            }
             let kube = kube::Client::try_default()
                 .await
                 .context("connecting to Kubernetes")?;
             (
-                Arc::new(LeaseLock::new(
-                    kube.clone(),
-                    ns,
-                    name,
-                    std::time::Duration::from_secs(3600),
-                )),
+                Arc::new(LeaseLock::new(kube.clone(), ns, name, duration)),
                 Arc::new(LeaseJournal::new(kube, ns, name)),
             )
         }

@@ -182,3 +182,112 @@ async fn the_cli_undoes_a_window_recorded_on_the_lease_by_a_janitor_that_died() 
         "{lease}"
     );
 }
+
+fn lease_gc(
+    served: &crate::support::Served,
+    bin: std::path::PathBuf,
+    client: &kube::Client,
+    duration: Duration,
+) -> dns01_registry_janitor::Gc {
+    let switch = Arc::new(crate::support::Served::switch_for(
+        &served.registry,
+        served.state.path(),
+        Some(bin),
+    ));
+    let mut gc = served.gc(switch);
+    gc.options.collector_deadline = Duration::from_secs(40);
+    gc.lock = Arc::new(LeaseLock::new(
+        client.clone(),
+        "registry",
+        "janitor",
+        duration,
+    ));
+    gc.journal = Arc::new(LeaseJournal::new(client.clone(), "registry", "janitor"));
+    gc
+}
+
+async fn wait_for_window(served: &crate::support::Served) {
+    let start = std::time::Instant::now();
+    while !matches!(
+        served.probe().once().await,
+        Ok(dns01_registry_janitor::Writes::Refused)
+    ) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no window");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_longer_than_the_lease_keeps_it_renewed() {
+    let fake = KubeFake::start().await;
+    let c = client(&fake).await;
+    let (served, _images) = served_with_images(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The collector runs 5 s, the Lease lasts 2 s.
+    let slow = crate::support::faulty_registry_bin(dir.path(), "sleep 5");
+    let gc = lease_gc(&served, slow, &c, Duration::from_secs(2));
+    let run = tokio::spawn(async move { gc.run("run-long", std::future::pending()).await });
+    wait_for_window(&served).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Past the Lease's duration since it was taken: still ours, renewed.
+    let e = LeaseLock::new(c.clone(), "registry", "janitor", Duration::from_secs(2))
+        .acquire("run-other")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Locked { holder, .. } if holder == "run-long"),
+        "{e}"
+    );
+    let lease = fake.object(&leases(), "registry", "janitor").unwrap();
+    assert_ne!(
+        lease["spec"]["renewTime"], lease["spec"]["acquireTime"],
+        "{lease}"
+    );
+    let summary = run.await.unwrap();
+    assert_eq!(summary.error, None, "{summary:?}");
+    assert!(summary.window_seconds > 5.0, "{summary:?}");
+    let lease = fake.object(&leases(), "registry", "janitor").unwrap();
+    assert!(lease["spec"]["holderIdentity"].is_null(), "{lease}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_ends_the_window_at_once_and_restores_read_write() {
+    let fake = KubeFake::start().await;
+    let c = client(&fake).await;
+    let (served, _images) = served_with_images(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = crate::support::faulty_registry_bin(dir.path(), "exec sleep 30");
+    let gc = lease_gc(&served, hanging, &c, Duration::from_secs(3));
+    let run = tokio::spawn(async move { gc.run("run-lost", std::future::pending()).await });
+    wait_for_window(&served).await;
+    // Someone takes the Lease over (an operator, or a janitor that judged it expired).
+    fake.merge(
+        &leases(),
+        "registry",
+        "janitor",
+        &json!({"spec": {"holderIdentity": "intruder"}}),
+    )
+    .unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .expect("the window did not end when the Lease was lost")
+        .unwrap();
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("lost the janitor lock") && error.contains("intruder"),
+        "{summary:?}"
+    );
+    assert!(!summary.left_read_only, "{summary:?}");
+    assert!(summary.window_seconds < 10.0, "{summary:?}");
+    assert_eq!(
+        served.writes().await,
+        dns01_registry_janitor::Writes::Accepted
+    );
+    // The new holder keeps it: the janitor neither renews nor releases a Lease it lost.
+    let lease = fake.object(&leases(), "registry", "janitor").unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "intruder", "{lease}");
+    assert!(
+        lease["metadata"]["annotations"][RECORD_ANNOTATION].is_null(),
+        "{lease}"
+    );
+}
