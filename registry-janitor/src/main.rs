@@ -391,7 +391,9 @@ struct GcArgs {
     /// kubernetes: the registry container (default: the first).
     #[arg(long)]
     container: Option<String>,
-    /// kubernetes: how long a rollout may take.
+    /// kubernetes: how long a rollout may take, and how long the collector Job's Pod may
+    /// take to start (a Pod still Pending then, typically on a volume another node holds,
+    /// fails the collection and closes the window).
     #[arg(long, default_value = "5m")]
     rollout_timeout: String,
     /// command: makes the registry read-only.
@@ -443,6 +445,7 @@ async fn build_gc(args: &GcArgs) -> anyhow::Result<Gc> {
             let mut switch = KubernetesSwitch::new(kube, ns, name);
             switch.container = args.container.clone();
             switch.rollout_timeout = parse_duration("--rollout-timeout", &args.rollout_timeout)?;
+            switch.storage.clone_from(&args.retention.storage);
             Arc::new(switch)
         }
         SwitchKind::Command => Arc::new(CommandSwitch {

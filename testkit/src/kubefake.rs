@@ -13,7 +13,8 @@
 //!   a field another manager applied with another value is a conflict, fields a manager stops
 //!   applying are removed), the `/status` subresource (see
 //!   [`KubeFake::status_subresource`]), delete with finalizers (`deletionTimestamp`, removal
-//!   when the last finalizer goes). Every write bumps `resourceVersion` (one counter, as
+//!   when the last finalizer goes), a Pod's `log` subresource (the text
+//!   [`KubeFake::set_pod_log`] set). Every write bumps `resourceVersion` (one counter, as
 //!   etcd's revision); `generation` is bumped when anything outside `metadata` and `status`
 //!   changes; `uid` and `creationTimestamp` are set on create; `ownerReferences` are stored
 //!   (there is no garbage collector).
@@ -204,6 +205,8 @@ struct FakeState {
     sar_requests: Vec<Value>,
     /// The last `resourceVersion` handed out (one counter for every kind, as etcd's revision).
     revision: u64,
+    /// What `pods/{name}/log` answers, per (namespace, pod); see [`KubeFake::set_pod_log`].
+    pod_logs: HashMap<(String, String), String>,
 }
 
 impl FakeState {
@@ -558,6 +561,9 @@ async fn resource_request(State(state): State<Shared>, request: Request) -> Resp
     let Some(target) = parse_target(uri.path()) else {
         return fallback().await;
     };
+    if target.subresource.as_deref() == Some("log") && request.method() == axum::http::Method::GET {
+        return pod_log(&state, &target);
+    }
     if target.subresource.as_deref().is_some_and(|s| s != "status") {
         return fallback().await;
     }
@@ -601,6 +607,22 @@ async fn resource_request(State(state): State<Shared>, request: Request) -> Resp
             format!("the server does not allow this method on {}", uri.path()),
         ),
     }
+}
+
+/// `GET …/pods/{name}/log`: the text a test set with [`KubeFake::set_pod_log`] (empty when
+/// none), 404 when there is no such Pod.
+fn pod_log(state: &Shared, target: &Target) -> Response {
+    let s = state.lock().unwrap();
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    if target.resource != ResourceKind::new("v1", "pods") {
+        return not_found(&target.resource, &name);
+    }
+    if !s.objects.contains_key(&target.key(&name)) {
+        return not_found(&target.resource, &name);
+    }
+    let text = s.pod_logs.get(&(ns, name)).cloned().unwrap_or_default();
+    ([("content-type", "text/plain")], text).into_response()
 }
 
 fn get_object(state: &Shared, target: &Target, name: &str) -> Response {
@@ -1288,6 +1310,16 @@ impl KubeFake {
         let name = object["metadata"]["name"].as_str().expect("metadata.name");
         let key = (resource.clone(), ns.to_owned(), name.to_owned());
         self.state.lock().unwrap().write(key, object)
+    }
+
+    /// Sets what `GET /api/v1/namespaces/{ns}/pods/{name}/log` answers (the Pod itself must
+    /// be stored too, e.g. with [`KubeFake::put`]).
+    pub fn set_pod_log(&self, ns: &str, name: &str, text: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .pod_logs
+            .insert((ns.to_owned(), name.to_owned()), text.to_owned());
     }
 
     /// Merges `patch` (RFC 7386) into the stored object `ns/name`, status included (as a

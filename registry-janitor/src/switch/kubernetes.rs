@@ -3,7 +3,12 @@
 //! Distribution 2.8 reads as the `storage.maintenance.readonly` map; a
 //! `..._READONLY_ENABLED=true` variable instead makes 2.8 fail to start), set on the pod
 //! template, then the rollout is awaited. The collector runs as a Job from the registry's
-//! own pod template (image, volumes, config), with an active deadline.
+//! own pod template (image, volumes, config), with an active deadline; its Pod's log gives the
+//! counts (blobs and manifests deleted) and, on failure, the error. The Job mounts the
+//! registry's volume a second time: it needs `ReadWriteMany`, or `ReadWriteOnce` with the
+//! Job on the registry's node. A collector Pod that cannot start (still Pending after the
+//! rollout timeout: typically a volume another node holds) fails the collection at once,
+//! which closes the window.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,11 +16,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::EnvVar;
+use k8s_openapi::api::core::v1::{EnvVar, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy};
 
-use super::{CollectorRun, Switch, check_collector_args};
+use super::{CollectorRun, Switch, check_collector_args, parse_collector_counts};
 use crate::error::{Error, Result};
 
 /// The environment variable Distribution maps onto `storage.maintenance.readonly`.
@@ -26,14 +31,18 @@ pub const READONLY_ENV: &str = "REGISTRY_STORAGE_MAINTENANCE_READONLY";
 pub struct KubernetesSwitch {
     deployments: Api<Deployment>,
     jobs: Api<Job>,
+    pods: Api<Pod>,
     /// The registry Deployment's name.
     pub deployment: String,
     /// The registry container (default: the first).
     pub container: Option<String>,
     /// The collector's command in the registry image.
     pub collector_command: Vec<String>,
-    /// How long a rollout may take.
+    /// How long a rollout may take, and how long the collector's Pod may take to start.
     pub rollout_timeout: Duration,
+    /// The registry's storage root as mounted in the janitor's own Pod, when it mounts the
+    /// volume too: empty repositories are then pruned and bytes freed counted.
+    pub storage: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for KubernetesSwitch {
@@ -55,7 +64,8 @@ impl KubernetesSwitch {
     pub fn new(client: kube::Client, namespace: &str, deployment: &str) -> Self {
         Self {
             deployments: Api::namespaced(client.clone(), namespace),
-            jobs: Api::namespaced(client, namespace),
+            jobs: Api::namespaced(client.clone(), namespace),
+            pods: Api::namespaced(client, namespace),
             deployment: deployment.to_owned(),
             container: None,
             collector_command: [
@@ -66,6 +76,93 @@ impl KubernetesSwitch {
             .map(str::to_owned)
             .to_vec(),
             rollout_timeout: Duration::from_secs(300),
+            storage: None,
+        }
+    }
+
+    /// The Pods of Job `job` (the label the Job controller sets), newest first.
+    async fn job_pods(&self, job: &str) -> Result<Vec<Pod>> {
+        let mut pods = self
+            .pods
+            .list(&ListParams::default().labels(&format!("job-name={job}")))
+            .await
+            .map_err(kube_err(format!("listing the Pods of Job {job}")))?
+            .items;
+        pods.sort_by(|a, b| {
+            b.metadata
+                .creation_timestamp
+                .cmp(&a.metadata.creation_timestamp)
+        });
+        Ok(pods)
+    }
+
+    /// The log of Job `job`'s newest Pod, when it can be read.
+    async fn job_log(&self, job: &str) -> Result<String> {
+        let pods = self.job_pods(job).await?;
+        let name = pods
+            .first()
+            .and_then(|p| p.metadata.name.clone())
+            .ok_or_else(|| Error::Command {
+                what: format!("collector Job {job}"),
+                message: "it has no Pod to read the log of".into(),
+            })?;
+        self.pods
+            .logs(&name, &LogParams::default())
+            .await
+            .map_err(kube_err(format!("reading the log of Pod {name}")))
+    }
+
+    /// Why Job `job`'s Pod has not started, if it is still Pending (or absent).
+    async fn not_started(&self, job: &str) -> Result<Option<String>> {
+        let pods = self.job_pods(job).await?;
+        let Some(pod) = pods.first() else {
+            return Ok(Some("no Pod was created".into()));
+        };
+        let status = pod.status.clone().unwrap_or_default();
+        if status.phase.as_deref().unwrap_or("Pending") != "Pending" {
+            return Ok(None);
+        }
+        let mut why: Vec<String> = status
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.status == "False")
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c.reason.unwrap_or(c.type_),
+                    c.message.unwrap_or_default()
+                )
+            })
+            .collect();
+        why.extend(
+            status
+                .container_statuses
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.state?.waiting)
+                .map(|w| {
+                    format!(
+                        "{}: {}",
+                        w.reason.unwrap_or_default(),
+                        w.message.unwrap_or_default()
+                    )
+                }),
+        );
+        Ok(Some(if why.is_empty() {
+            "Pending".to_owned()
+        } else {
+            format!("Pending ({})", why.join("; "))
+        }))
+    }
+
+    async fn delete_job(&self, name: &str) {
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        if let Err(e) = self.jobs.delete(name, &dp).await {
+            tracing::warn!(error = %e, "deleting collector Job {name}");
         }
     }
 
@@ -226,6 +323,7 @@ impl Switch for KubernetesSwitch {
             .create(&PostParams::default(), &job)
             .await
             .map_err(kube_err(format!("creating collector Job {name}")))?;
+        let mut started = false;
         loop {
             let j = self
                 .jobs
@@ -234,30 +332,70 @@ impl Switch for KubernetesSwitch {
                 .map_err(kube_err(format!("reading Job {name}")))?;
             let status = j.status.unwrap_or_default();
             if status.succeeded.unwrap_or(0) > 0 {
+                let output = match self.job_log(&name).await {
+                    Ok(log) => log,
+                    Err(e) => {
+                        tracing::warn!(error = %crate::gc::chain(&e), "the collector's counts are unknown");
+                        String::new()
+                    }
+                };
+                let (blobs_deleted, manifests_deleted) = parse_collector_counts(&output);
                 return Ok(CollectorRun {
                     elapsed: start.elapsed(),
-                    ..CollectorRun::default()
+                    blobs_deleted,
+                    manifests_deleted,
+                    output: tail(output),
                 });
             }
             if status.failed.unwrap_or(0) > 0 {
+                let log = self
+                    .job_log(&name)
+                    .await
+                    .unwrap_or_else(|e| format!("(no log: {})", crate::gc::chain(&e)));
                 return Err(Error::Command {
                     what: format!("collector Job {name}"),
-                    message: "failed; see its Pod's log".into(),
+                    message: format!("failed:\n{}", tail(log)),
                 });
             }
             if start.elapsed() > deadline {
-                let dp = DeleteParams {
-                    propagation_policy: Some(PropagationPolicy::Background),
-                    ..DeleteParams::default()
-                };
-                let _ = self.jobs.delete(&name, &dp).await;
+                self.delete_job(&name).await;
                 return Err(Error::Deadline { deadline });
+            }
+            if !started && start.elapsed() > self.rollout_timeout {
+                match self.not_started(&name).await? {
+                    None => started = true,
+                    Some(why) => {
+                        self.delete_job(&name).await;
+                        return Err(Error::Command {
+                            what: format!("collector Job {name}"),
+                            message: format!(
+                                "its Pod did not start within {} s: {why}. The Job mounts the \
+                                 registry's volume a second time: it needs ReadWriteMany, or \
+                                 ReadWriteOnce with the Job on the registry's node",
+                                self.rollout_timeout.as_secs()
+                            ),
+                        });
+                    }
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     fn storage_root(&self) -> Option<PathBuf> {
-        None
+        self.storage.clone()
     }
+}
+
+/// The last 64 KiB of a log.
+fn tail(mut text: String) -> String {
+    const KEEP: usize = 64 * 1024;
+    if text.len() > KEEP {
+        let mut cut = text.len() - KEEP;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        text = text.split_off(cut);
+    }
+    text
 }

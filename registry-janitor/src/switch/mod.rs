@@ -179,7 +179,7 @@ impl Drop for KillGroup {
 }
 
 /// Distribution's summary line: `N blobs marked, M blobs and K manifests eligible for deletion`.
-fn parse_collector_counts(output: &str) -> (u64, u64) {
+pub(crate) fn parse_collector_counts(output: &str) -> (u64, u64) {
     output
         .lines()
         .rev()

@@ -30,8 +30,19 @@ fn rolled_out(generation: &serde_json::Value) -> serde_json::Value {
     json!({"status": {"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}})
 }
 
-/// What a kubelet and the Deployment and Job controllers would do, on a real registry.
-async fn kubelet(fake: Arc<KubeFake>, registry: Arc<ProcessSwitch>, stop: Arc<AtomicBool>) {
+fn pods() -> ResourceKind {
+    ResourceKind::new("v1", "pods")
+}
+
+/// What a kubelet and the Deployment and Job controllers would do, on a real registry. The
+/// collector Job's Pod runs the real collector and its output becomes the Pod's log; with
+/// `unmountable`, the Pod stays Pending as on a node where the volume cannot attach.
+async fn kubelet(
+    fake: Arc<KubeFake>,
+    registry: Arc<ProcessSwitch>,
+    stop: Arc<AtomicBool>,
+    unmountable: bool,
+) {
     while !stop.load(Ordering::Relaxed) {
         let d = fake.object(&deployments(), "registry", "registry").unwrap();
         let generation = d["metadata"]["generation"].clone();
@@ -57,26 +68,51 @@ async fn kubelet(fake: Arc<KubeFake>, registry: Arc<ProcessSwitch>, stop: Arc<At
             .unwrap();
         }
         for job in fake.objects(&jobs(), Some("registry")) {
-            if job["status"]["succeeded"].is_null() && job["status"]["failed"].is_null() {
-                let name = job["metadata"]["name"].as_str().unwrap().to_owned();
-                let result = registry.collect(Duration::from_secs(20)).await;
-                let status = if result.is_ok() {
-                    json!({"succeeded": 1})
-                } else {
-                    json!({"failed": 1})
-                };
-                fake.merge(&jobs(), "registry", &name, &json!({"status": status}))
-                    .unwrap();
+            let name = job["metadata"]["name"].as_str().unwrap().to_owned();
+            let pod = format!("{name}-x7k2p");
+            if fake.object(&pods(), "registry", &pod).is_some() {
+                continue;
             }
+            let mut object = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"namespace": "registry", "name": pod,
+                             "labels": {"job-name": name, "batch.kubernetes.io/job-name": name}},
+                "spec": job["spec"]["template"]["spec"].clone(),
+                "status": {"phase": "Running"},
+            });
+            if unmountable {
+                object["status"] = json!({
+                    "phase": "Pending",
+                    "conditions": [{"type": "PodScheduled", "status": "True"}],
+                    "containerStatuses": [{"name": "registry", "ready": false, "restartCount": 0,
+                        "image": "registry:2.8.2", "imageID": "",
+                        "state": {"waiting": {"reason": "ContainerCreating",
+                            "message": "Multi-Attach error for volume \"pvc-1\": Volume is already used by pod(s) registry-6f9c"}}}],
+                });
+                fake.put(&pods(), object);
+                continue;
+            }
+            fake.put(&pods(), object);
+            let result = registry.collect(Duration::from_secs(20)).await;
+            let status = match &result {
+                Ok(run) => {
+                    fake.set_pod_log("registry", &pod, &run.output);
+                    json!({"succeeded": 1})
+                }
+                Err(e) => {
+                    fake.set_pod_log("registry", &pod, &format!("failed: {e}"));
+                    json!({"failed": 1})
+                }
+            };
+            fake.merge(&jobs(), "registry", &name, &json!({"status": status}))
+                .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gc_through_the_deployment_environment_and_a_collector_job() {
-    let fake = Arc::new(KubeFake::start().await);
-    let (served, images) = served_with_images(None).await;
+/// The registry Deployment, rolled out.
+fn registry_deployment(fake: &KubeFake) {
     let stored = fake.put(
         &deployments(),
         json!({
@@ -104,6 +140,13 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
         &rolled_out(&stored["metadata"]["generation"]),
     )
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_through_the_deployment_environment_and_a_collector_job() {
+    let fake = Arc::new(KubeFake::start().await);
+    let (served, images) = served_with_images(None).await;
+    registry_deployment(&fake);
     let old = served.digest_of("proj-b/old", "v1").await;
     served
         .client
@@ -115,7 +158,12 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
         .unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let kubelet = tokio::spawn(kubelet(fake.clone(), served.switch.clone(), stop.clone()));
+    let kubelet = tokio::spawn(kubelet(
+        fake.clone(),
+        served.switch.clone(),
+        stop.clone(),
+        false,
+    ));
     let client =
         kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
     let mut switch = KubernetesSwitch::new(client.clone(), "registry", "registry");
@@ -140,6 +188,8 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
 
     assert_eq!(summary.error, None, "{summary:?}");
     assert_eq!(summary.switch, "kubernetes");
+    // The counts come from the collector Pod's log: proj-b/old's layer and config.
+    assert!(summary.blobs_deleted >= 2, "{summary:?}");
     assert_eq!(served.writes().await, Writes::Accepted);
     let d = fake.object(&deployments(), "registry", "registry").unwrap();
     let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
@@ -202,6 +252,11 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
         "GET",
         "/api/v1/namespaces/registry/secrets/x"
     ));
+    assert!(!allowed(
+        &rules,
+        "GET",
+        "/api/v1/namespaces/registry/pods/x/exec"
+    ));
 }
 
 /// (namespace the rule is bound in, or None for a ClusterRole; the rule).
@@ -235,8 +290,9 @@ fn allowed(rules: &[(Option<String>, serde_json::Value)], method: &str, path: &s
         rest => (None, rest),
     };
     let (resource, name) = match rest {
-        [res] => (*res, None),
-        [res, name] => (*res, Some(*name)),
+        [res] => ((*res).to_owned(), None),
+        [res, name] => ((*res).to_owned(), Some(*name)),
+        [res, name, sub] => (format!("{res}/{sub}"), Some(*name)),
         _ => return false,
     };
     let verb = match (method, name) {
@@ -255,9 +311,47 @@ fn allowed(rules: &[(Option<String>, serde_json::Value)], method: &str, path: &s
     rules.iter().any(|(bound, rule)| {
         (bound.is_none() || bound.as_deref() == ns)
             && has(&rule["apiGroups"], group)
-            && has(&rule["resources"], resource)
+            && has(&rule["resources"], &resource)
             && has(&rule["verbs"], verb)
             && (rule["resourceNames"].is_null()
                 || name.is_some_and(|n| has(&rule["resourceNames"], n)))
     })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_pod_that_cannot_mount_the_volume_ends_the_window_with_the_reason() {
+    let fake = Arc::new(KubeFake::start().await);
+    let (served, _images) = served_with_images(None).await;
+    registry_deployment(&fake);
+    let stop = Arc::new(AtomicBool::new(false));
+    let kubelet = tokio::spawn(kubelet(
+        fake.clone(),
+        served.switch.clone(),
+        stop.clone(),
+        true,
+    ));
+    let client =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let mut switch = KubernetesSwitch::new(client, "registry", "registry");
+    switch.rollout_timeout = Duration::from_secs(2);
+    let gc = served.gc(Arc::new(switch));
+    let summary = gc.run("run-pending", std::future::pending()).await;
+    stop.store(true, Ordering::Relaxed);
+    kubelet.await.unwrap();
+
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("did not start within 2 s")
+            && error.contains("Multi-Attach error")
+            && error.contains("ReadWriteMany"),
+        "{summary:?}"
+    );
+    // Well before the collector's deadline (20 s), and read-write again.
+    assert!(summary.window_seconds < 10.0, "{summary:?}");
+    assert!(!summary.left_read_only);
+    assert_eq!(served.writes().await, Writes::Accepted);
+    assert!(
+        fake.objects(&jobs(), Some("registry")).is_empty(),
+        "the stuck Job is deleted"
+    );
 }
