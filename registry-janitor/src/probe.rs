@@ -1,6 +1,8 @@
 //! Checks that the registry really refuses or accepts writes: an upload `POST` to a probe
 //! repository. Distribution in read-only mode answers 405 (`text/plain`, `Method not
-//! allowed`); in read-write mode 202, and the upload is then cancelled so nothing is stored.
+//! allowed`); in read-write mode 202, and the upload is then cancelled (Distribution 2.8
+//! keeps the cancelled upload's empty directory; the probe repository is pruned with the
+//! other empty repositories).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,15 +4,19 @@
 //! from [`crate::du`]) and `/healthz`.
 //!
 //! ```no_run
-//! # async fn run() -> dns01_registry_janitor::Result<()> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::future::IntoFuture as _;
 //! use std::sync::Arc;
-//! use dns01_registry_janitor::service::{Schedule, ServiceState, router};
+//! use dns01_registry_janitor::GcSummary;
+//! use dns01_registry_janitor::service::{Schedule, ServiceState, router, run_scheduled};
+//!
 //! let schedule: Schedule = "0 3 * * *".parse()?; // 03:00 UTC every day
 //! let state = Arc::new(ServiceState::default());
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await.map_err(|e| {
-//!     dns01_registry_janitor::Error::config("listen", e.to_string())
-//! })?;
-//! tokio::spawn(async move { axum::serve(listener, router(state)).await });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
+//! tokio::spawn(axum::serve(listener, router(state.clone())).into_future());
+//! let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+//! // The job: a `Gc::run` watching `stop` for its shutdown.
+//! run_scheduled(&schedule, &state, stop, || async { GcSummary::default() }).await;
 //! # Ok(()) }
 //! ```
 

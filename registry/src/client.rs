@@ -714,8 +714,9 @@ impl Client {
     }
 
     /// Starts a blob upload to `repo` and cancels it at once: whether the registry accepts
-    /// writes (with this client's credentials), storing nothing. A registry in maintenance
-    /// answers [`Error::ReadOnly`].
+    /// writes (with this client's credentials). Nothing is stored but the cancelled upload's
+    /// empty directory, which the registry's upload purging removes (Distribution 2.8). A
+    /// registry in maintenance answers [`Error::ReadOnly`].
     ///
     /// # Errors
     /// [`Error::ReadOnly`] when writes are refused; other kinds as answered.

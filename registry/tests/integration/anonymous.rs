@@ -356,12 +356,34 @@ async fn a_read_only_registry_serves_pulls_and_answers_writes_with_the_read_only
     assert!(matches!(e, Error::ReadOnly { .. }), "{e:?}");
     let pushed = layout.push("v1", &format!("{}/proj-a/app:v9", registry.host()), None);
     assert!(format!("{:#}", pushed.unwrap_err()).contains("405"));
+    let e = client
+        .upload_probe(&repo("probe/writes"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ReadOnly { .. }), "{e:?}");
 
     registry.restart(RegistryConfig::default()).unwrap();
     client
         .blob_upload(&app, Bytes::from_static(b"layer"))
         .await
         .unwrap();
+    // The probe's upload is started, then cancelled: its data is gone (Distribution 2.8
+    // keeps only the upload's empty hash state until upload purging).
+    client.upload_probe(&repo("probe/writes")).await.unwrap();
+    let uploads = registry
+        .storage_dir()
+        .join("docker/registry/v2/repositories/probe/writes/_uploads");
+    let started: Vec<_> = std::fs::read_dir(&uploads).unwrap().flatten().collect();
+    assert_eq!(started.len(), 1, "one upload was started");
+    for upload in started {
+        for kept in ["data", "startedat"] {
+            assert!(
+                !upload.path().join(kept).exists(),
+                "{kept} of a cancelled upload in {}",
+                upload.path().display()
+            );
+        }
+    }
 }
 
 #[tokio::test]
