@@ -8,11 +8,14 @@
 //!   the record. Read-write comes back on every path (collector failure, deadline, signal,
 //!   panic), and a record left by a killed janitor is acted on first.
 //!   In a cluster, [`LeaseLock`] and [`LeaseJournal`] keep the lock and the record on a
-//!   Lease.
+//!   Lease, renewed while the run lasts; a lost Lease ends the window at once. The probe
+//!   authenticates like every registry call ([`WriteProbe::with_credentials`]).
 //! - [`switch`]: how a registry is switched, behind the [`Switch`] trait:
 //!   [`ProcessSwitch`] supervises `docker-registry serve` itself, [`CommandSwitch`] runs
-//!   operator-given commands. Collector options unsafe on Distribution 2.8
-//!   (`--delete-untagged`, which deletes multi-arch images' children) are refused.
+//!   operator-given commands, [`KubernetesSwitch`] patches a registry Deployment and runs
+//!   the collector as a Job (counts from its Pod's log). Collector options unsafe on
+//!   Distribution 2.8 (`--delete-untagged`, which deletes multi-arch images' children) are
+//!   refused.
 //! - Retention: [`policy`] (YAML, per project or repository), [`inventory`] (what the
 //!   registry holds, index children followed), [`plan`] (what goes and why the rest stays;
 //!   a manifest a kept index lists stays, a digest a [`workload`] uses stays, with its
