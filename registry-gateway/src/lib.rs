@@ -54,7 +54,7 @@ use axum::routing::{any, get};
 pub use config::Config;
 pub use error::{Error, Reply, Result};
 use route::{Route, Routes};
-use tokens::{GatewayTokens, TokenStore};
+use tokens::{GatewayTokens, LoginLimiter, TokenStore};
 use upstream::UpstreamAuth;
 
 /// Client authentication: the token file and the gateway's token key.
@@ -63,6 +63,8 @@ struct Auth {
     store: TokenStore,
     tokens: GatewayTokens,
     kubernetes: Option<kubernetes::Kubernetes>,
+    limiter: LoginLimiter,
+    client_address_header: Option<axum::http::HeaderName>,
 }
 
 /// What the handlers share.
@@ -107,10 +109,19 @@ impl State {
                         ));
                     }
                 };
+                let tokens = match &a.signing_key_file {
+                    Some(path) => GatewayTokens::from_key_file(path, a.token_lifetime)?,
+                    None => GatewayTokens::random(a.token_lifetime)?,
+                };
                 Ok::<_, Error>(Auth {
                     store: TokenStore::load(&a.tokens_file)?,
-                    tokens: GatewayTokens::random(a.token_lifetime)?,
+                    tokens,
                     kubernetes,
+                    limiter: LoginLimiter::new(
+                        a.failed_logins.max_failures,
+                        a.failed_logins.window,
+                    ),
+                    client_address_header: a.failed_logins.client_address_header,
                 })
             })
             .transpose()?;
