@@ -118,8 +118,13 @@ def clap_flags(source: Path, *structs: str) -> dict[str, bool]:
 
 
 def _body(text: str, name: str) -> str:
-    """The `{ ... }` body of `struct name` or of the enum variant `name { ... }`."""
-    found = re.search(rf"(?:struct\s+{name}\b[^{{;]*|\n\s*{name})\s*\{{", text)
+    """The `{ ... }` body of `struct name`, of the enum variant `name { ... }`, or of the
+    struct a tuple variant `name(Box<Args>)` / `name(Args)` holds."""
+    found = re.search(rf"(?:struct\s+{name}\b[^{{;(]*|\n\s*{name})\s*\{{", text)
+    if not found:
+        inner = re.search(rf"\n\s*{name}\s*\(\s*(?:Box\s*<\s*)?(\w+)", text)
+        if inner and inner.group(1) != name:
+            return _body(text, inner.group(1))
     assert found, f"{name} not found"
     depth, i = 1, found.end()
     while depth:
