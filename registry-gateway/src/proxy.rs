@@ -147,7 +147,7 @@ fn caller(
     host: &str,
     scope: Option<&Scope>,
 ) -> Result<Caller, Reply> {
-    let Some(auth) = &state.auth else {
+    let Some(auth) = state.auth() else {
         return Ok(Caller::Anonymous);
     };
     let Some(token) = bearer_token(headers) else {
@@ -215,7 +215,7 @@ pub(crate) async fn token(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Reply> {
     let host = host_of(&headers, &uri)?;
-    let Some(auth) = &state.auth else {
+    let Some(auth) = state.auth() else {
         return Err(Reply::with_status(
             StatusCode::NOT_FOUND,
             ErrorCode::Unsupported,

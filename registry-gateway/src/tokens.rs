@@ -360,6 +360,14 @@ impl GatewayTokens {
         Ok(Self { key, lifetime })
     }
 
+    /// The same key with another token lifetime (a configuration reload).
+    pub fn with_lifetime(&self, lifetime: Duration) -> Self {
+        Self {
+            key: self.key.clone(),
+            lifetime,
+        }
+    }
+
     /// The key read from `path` (the file's bytes, surrounding whitespace trimmed, at least
     /// 32 of them: `openssl rand -base64 48 > key`), so that replicas sharing the file mint
     /// and accept the same tokens.

@@ -435,3 +435,107 @@ async fn without_a_header_the_peer_address_is_the_client_address() {
     let resp = send([192, 0, 2, 9], "ci-b", TOKEN).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn auth_settings_are_reloaded_and_tokens_already_issued_stay_valid() {
+    let files = Files::new();
+    let tokens = files.write(
+        "tokens.yaml",
+        &format!(
+            "tokens: [{{principal: ci-a, sha256: {}, projects: {{proj-a: [pull]}}}}]\n",
+            sha256_hex(TOKEN)
+        ),
+    );
+    let config = |auth: &str| {
+        let auth = if auth.is_empty() {
+            String::new()
+        } else {
+            format!("auth: {{tokens_file: '{}', {auth}}}\n", tokens.display())
+        };
+        Config::from_yaml(&format!(
+            "{auth}routes: [{{name: a, host: images.example, upstream: 'http://127.0.0.1:1', upstream_prefix: proj-a}}]\n"
+        ))
+        .unwrap()
+    };
+    let state = dns01_registry_gateway::State::new(config("token_lifetime_seconds: 300")).unwrap();
+    let app = router(state.clone());
+    let lifetime = |app: &axum::Router| {
+        let app = app.clone();
+        async move {
+            let (status, _, body) = call(
+                &app,
+                "images.example",
+                "/token?service=images.example",
+                Some(basic("ci-a", TOKEN)),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["expires_in"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(lifetime(&app).await, 300);
+    let before = token_of(&app).await;
+
+    state
+        .reload(config(
+            "token_lifetime_seconds: 600, failed_logins: {max_failures: 1, window_seconds: 60}",
+        ))
+        .unwrap();
+    assert_eq!(lifetime(&app).await, 600);
+    // The per-process key is kept: a token issued before the reload still works.
+    let (status, _, _) = call(
+        &app,
+        "images.example",
+        "/v2/",
+        Some(format!("Bearer {before}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The new limit applies at once.
+    let (status, _, _) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example",
+        Some(basic("ci-a", "wrong")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example",
+        Some(basic("ci-a", TOKEN)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // A configuration that cannot load changes nothing: no Kubernetes client here.
+    let refused = state
+        .reload(config("kubernetes: {permissions: [pull]}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("auth.kubernetes") && refused.contains("restart"),
+        "{refused}"
+    );
+    let (status, _, _) = call(
+        &app,
+        "images.example",
+        "/token?service=images.example",
+        Some(basic("ci-a", TOKEN)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the running limiter stays"
+    );
+
+    // Without `auth` the gateway turns anonymous.
+    state.reload(config("")).unwrap();
+    let (status, _, _) = call(&app, "images.example", "/v2/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) =
+        call(&app, "images.example", "/token", Some(basic("ci-a", TOKEN))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}

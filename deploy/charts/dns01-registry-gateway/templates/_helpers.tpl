@@ -75,7 +75,7 @@ from auth.* with the paths where the chart mounts the token file and the signing
 {{- toYaml $cfg -}}
 {{- end -}}
 
-{{/* The `auth` section alone (its checksum restarts the pods: auth is read at start). */}}
+{{/* The `auth` section, from auth.* and the paths where the chart mounts its files. */}}
 {{- define "dns01-registry-gateway.authConfig" -}}
 {{- if .Values.auth.enabled -}}
 {{- $auth := dict
