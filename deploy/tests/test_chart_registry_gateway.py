@@ -273,3 +273,14 @@ def test_bad_values_are_refused_with_a_message(values, message):
 def test_notes_warn_about_the_placeholder_route():
     assert "placeholder" in notes(CHART)
     assert "placeholder" not in notes(CHART, example_values(CHART))
+
+
+GOLDEN = REPO / "testdata" / "registry-gateway" / "chart-config.yaml"
+
+
+def test_the_rendered_configuration_is_the_one_the_gateways_tests_load():
+    """registry-gateway/tests/integration/router.rs loads this file with Config::from_yaml
+    (the gateway's own validation); here it must be what the chart renders."""
+    rendered = _config(render(CHART, example_values(CHART)))
+    assert yaml.safe_load(GOLDEN.read_text()) == rendered, \
+        f"render the chart with the example values and write the ConfigMap's config.yaml to {GOLDEN}"

@@ -539,3 +539,31 @@ async fn auth_settings_are_reloaded_and_tokens_already_issued_stay_valid() {
         call(&app, "images.example", "/token", Some(basic("ci-a", TOKEN))).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
+
+#[test]
+fn the_configuration_the_helm_chart_renders_loads() {
+    // deploy/tests checks this file equals the chart's rendering with its example values.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/registry-gateway/chart-config.yaml"
+    ))
+    .unwrap();
+    let config = Config::from_yaml(&text).unwrap();
+    let auth = config.auth.unwrap();
+    assert_eq!(
+        auth.tokens_file,
+        std::path::Path::new("/etc/gateway/tokens/tokens.yaml")
+    );
+    assert_eq!(
+        auth.signing_key_file.as_deref(),
+        Some(std::path::Path::new("/etc/gateway/signing-key/key"))
+    );
+    assert_eq!(auth.failed_logins.max_failures, 5);
+    assert_eq!(
+        auth.failed_logins.client_address_header.unwrap().as_str(),
+        "x-forwarded-for"
+    );
+    assert!(auth.kubernetes.is_some());
+    assert_eq!(config.routes.len(), 2);
+    assert_eq!(config.timeouts.upstream_read_seconds, 120);
+}
