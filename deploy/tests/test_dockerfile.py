@@ -38,14 +38,109 @@ def _final_stage():
     return ins[last_from:]
 
 
-def test_multi_stage_build_of_the_one_binary():
-    ins = _instructions()
-    froms = [a for w, a in ins if w == "FROM"]
-    assert len(froms) == 2
-    assert re.match(r"docker\.io/library/rust:\$\{RUST_VERSION\}-slim-bookworm AS build$", froms[0])
-    assert froms[1] == "gcr.io/distroless/cc-debian12:nonroot"
-    runs = " ".join(a for w, a in ins if w == "RUN")
-    assert "cargo build --release --locked -p dns01-webhook" in runs
+def _stages():
+    """{stage name: (base, [(INSTRUCTION, argument)])}, in file order."""
+    stages: dict[str, tuple[str, list]] = {}
+    current = None
+    for word, arg in _instructions():
+        if word == "FROM":
+            base, _, name = arg.partition(" AS ")
+            current = name.strip() or f"stage{len(stages)}"
+            stages[current] = (base.strip(), [])
+        elif current is not None:
+            stages[current][1].append((word, arg))
+    return stages
+
+
+RUNTIME = "gcr.io/distroless/cc-debian12:nonroot"
+# Runtime target -> (its build stage, cargo package).
+TARGETS = {
+    "dns01-webhook": ("build", "dns01-webhook"),
+    "dns01-domains": ("build-domains", "dns01-domains"),
+    "dns01-registry-gateway": ("build-registry-gateway", "dns01-registry-gateway"),
+    "dns01-registry-janitor": ("build-registry-janitor", "dns01-registry-janitor"),
+}
+
+
+def test_multi_stage_build_one_stage_per_binary_from_one_source_stage():
+    stages = _stages()
+    base, _ = stages["source"]
+    assert re.match(r"docker\.io/library/rust:\$\{RUST_VERSION\}-slim-bookworm$", base)
+    builds = {name for name, (base, _) in stages.items() if base == "source"}
+    assert builds == {b for b, _ in TARGETS.values()}
+    for target, (build, package) in TARGETS.items():
+        runs = " ".join(a for w, a in stages[build][1] if w == "RUN")
+        # One package per cargo build: companions choose a k8s-openapi version feature.
+        assert [c.strip() for c in re.findall(r"cargo build [^&]*", runs)] == \
+            [f"cargo build --release --locked -p {package}"], runs
+        assert f"install -D -m 0755 target/release/{target} /out/{target}" in runs
+        assert stages[target][0] == RUNTIME
+    assert set(stages) == {"source"} | set(TARGETS) | {b for b, _ in TARGETS.values()}
+
+
+def test_the_default_target_is_the_webhook():
+    assert list(_stages())[-1] == "dns01-webhook"
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_each_runtime_is_non_root_distroless_with_its_binary_as_entrypoint(target):
+    build, _ = TARGETS[target]
+    ins = _stages()[target][1]
+    assert [a for w, a in ins if w == "USER"] == ["65532:65532"]
+    assert [json.loads(a) for w, a in ins if w == "ENTRYPOINT"] == [[f"/{target}"]]
+    assert [a for w, a in ins if w == "COPY"] == [f"--from={build} /out/{target} /{target}"]
+    assert not [a for w, a in ins if w == "RUN"], "distroless has no shell"
+    labels = " ".join(a for w, a in ins if w == "LABEL")
+    assert f'org.opencontainers.image.title="{target}"' in labels
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_each_binary_is_a_bin_of_its_package_built_by_default(target):
+    _, package = TARGETS[target]
+    crate = {"dns01-webhook": "webhook", "dns01-domains": "domains",
+             "dns01-registry-gateway": "registry-gateway",
+             "dns01-registry-janitor": "registry-janitor"}[package]
+    manifest = tomllib.loads((REPO / crate / "Cargo.toml").read_text())
+    assert manifest["package"]["name"] == package
+    bins = {b["name"]: b for b in manifest.get("bin", [])} or {package: {}}
+    assert target in bins
+    # `cargo build -p` builds a bin only when its required features are on by default.
+    default = set(manifest.get("features", {}).get("default", []))
+    assert set(bins[target].get("required-features", [])) <= default
+
+
+COMPANION_CHARTS = {
+    "dns01-domains": ("Deployment", "controller"),
+    "dns01-registry-gateway": ("Deployment", "serve"),
+    "dns01-registry-janitor": ("CronJob", "gc"),
+}
+
+
+@pytest.mark.parametrize("chart", sorted(COMPANION_CHARTS))
+def test_each_chart_runs_its_image_as_the_images_user_through_its_entrypoint(chart):
+    from companions import render
+
+    kind, subcommand = COMPANION_CHARTS[chart]
+    (obj,) = [o for o in render(chart) if o["kind"] == kind]
+    pod = obj["spec"]["template"]["spec"] if kind == "Deployment" else \
+        obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (cont,) = pod["containers"]
+    assert cont["image"].rsplit(":", 1)[0] == f"ghcr.io/dns01/{chart}"
+    assert "command" not in cont and cont["args"][0] == subcommand
+    sc = cont["securityContext"]
+    assert [a for w, a in _stages()[chart][1] if w == "USER"] == [f"{sc['runAsUser']}:{sc['runAsGroup']}"]
+    exposed = {int(p) for w, a in _stages()[chart][1] if w == "EXPOSE" for p in a.split()}
+    assert {p["containerPort"] for p in cont.get("ports", [])} <= exposed
+
+
+def test_the_gateway_images_environment_names_flags_of_serve():
+    ins = _stages()["dns01-registry-gateway"][1]
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for w, a in ins if w == "ENV")))
+    source = (REPO / "registry-gateway" / "src" / "main.rs").read_text()
+    assert env.keys() == {"GATEWAY_CONFIG", "GATEWAY_LISTEN"}
+    for name in env:
+        assert f'env = "{name}"' in source
+    assert [json.loads(a) for w, a in ins if w == "CMD"] == [["serve"]]
 
 
 def test_binary_name_matches_the_workspace():

@@ -7,6 +7,8 @@
 //!   tokens_file: /etc/gateway/tokens.yaml
 //!   token_lifetime_seconds: 300
 //!   kubernetes: {permissions: [pull]}     # service-account tokens: pull in their namespace's project
+//!   signing_key_file: /etc/gateway/token-key  # shared by every replica (else a key per process)
+//!   failed_logins: {max_failures: 10, window_seconds: 300, client_address_header: x-forwarded-for}
 //! routes:
 //!   - name: customer-a                   # custom domain: images.customer.com/app:1
 //!     host: images.customer.com          #   -> registry.internal/proj-a/app:1
@@ -85,6 +87,36 @@ pub struct AuthConfig {
     /// Kubernetes service-account tokens (TokenReview) with these permissions in the
     /// project named like the account's namespace; `None`: not accepted.
     pub kubernetes: Option<Vec<crate::tokens::Permission>>,
+    /// The file holding the key the gateway's own tokens are signed with (at least 32
+    /// bytes): replicas that share it accept each other's tokens. `None`: a random key per
+    /// process (one replica; a restart ends every session).
+    pub signing_key_file: Option<PathBuf>,
+    /// The brute-force limit of `/token`.
+    pub failed_logins: FailedLogins,
+}
+
+/// `auth.failed_logins`: after `max_failures` failed logins within `window`, from one client
+/// address or for one user name, `/token` answers 429 `TOOMANYREQUESTS` with `Retry-After`
+/// until the oldest of them leaves the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedLogins {
+    /// Failures allowed in the window (default 10).
+    pub max_failures: u32,
+    /// The window (default 300 s).
+    pub window: std::time::Duration,
+    /// The header whose last value is the client's address (`x-forwarded-for` behind an
+    /// ingress that appends it); `None`: the connection's peer address.
+    pub client_address_header: Option<axum::http::HeaderName>,
+}
+
+impl Default for FailedLogins {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            window: std::time::Duration::from_secs(300),
+            client_address_header: None,
+        }
+    }
 }
 
 /// How the gateway authenticates to a route's upstream.
@@ -137,6 +169,37 @@ struct RawAuth {
     #[serde(default = "default_token_lifetime")]
     token_lifetime_seconds: u64,
     kubernetes: Option<RawKubernetes>,
+    signing_key_file: Option<PathBuf>,
+    #[serde(default)]
+    failed_logins: RawFailedLogins,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailedLogins {
+    #[serde(default = "default_max_failures")]
+    max_failures: u32,
+    #[serde(default = "default_failure_window")]
+    window_seconds: u64,
+    client_address_header: Option<String>,
+}
+
+impl Default for RawFailedLogins {
+    fn default() -> Self {
+        Self {
+            max_failures: default_max_failures(),
+            window_seconds: default_failure_window(),
+            client_address_header: None,
+        }
+    }
+}
+
+fn default_max_failures() -> u32 {
+    10
+}
+
+fn default_failure_window() -> u64 {
+    300
 }
 
 #[derive(Deserialize)]
@@ -226,10 +289,43 @@ impl Config {
                         ),
                     ));
                 }
+                let f = a.failed_logins;
+                if f.max_failures == 0 || f.max_failures > 100_000 {
+                    return Err(Error::config(
+                        "auth.failed_logins.max_failures",
+                        format!(
+                            "{} is outside 1..=100000; 10 failures in 300 s is a good value",
+                            f.max_failures
+                        ),
+                    ));
+                }
+                if f.window_seconds == 0 || f.window_seconds > 86_400 {
+                    return Err(Error::config(
+                        "auth.failed_logins.window_seconds",
+                        format!("{} is outside 1..=86400 seconds", f.window_seconds),
+                    ));
+                }
+                let client_address_header = f
+                    .client_address_header
+                    .map(|h| {
+                        axum::http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
+                            Error::config(
+                                "auth.failed_logins.client_address_header",
+                                format!("`{h}` is not a header name; write e.g. `x-forwarded-for`"),
+                            )
+                        })
+                    })
+                    .transpose()?;
                 Ok(AuthConfig {
                     tokens_file: a.tokens_file,
                     token_lifetime: std::time::Duration::from_secs(a.token_lifetime_seconds),
                     kubernetes: a.kubernetes.map(|k| k.permissions),
+                    signing_key_file: a.signing_key_file,
+                    failed_logins: FailedLogins {
+                        max_failures: f.max_failures,
+                        window: std::time::Duration::from_secs(f.window_seconds),
+                        client_address_header,
+                    },
                 })
             })
             .transpose()?;
@@ -494,6 +590,21 @@ routes:
                 "auth: {tokens_file: t, token_lifetime_seconds: 5}\nroutes: [{name: a, upstream: http://x}]",
                 "auth.token_lifetime_seconds",
                 "60..=86400",
+            ),
+            (
+                "auth: {tokens_file: t, failed_logins: {max_failures: 0}}\nroutes: [{name: a, upstream: http://x}]",
+                "auth.failed_logins.max_failures",
+                "1..=100000",
+            ),
+            (
+                "auth: {tokens_file: t, failed_logins: {window_seconds: 0}}\nroutes: [{name: a, upstream: http://x}]",
+                "auth.failed_logins.window_seconds",
+                "1..=86400",
+            ),
+            (
+                "auth: {tokens_file: t, failed_logins: {client_address_header: 'x forwarded'}}\nroutes: [{name: a, upstream: http://x}]",
+                "auth.failed_logins.client_address_header",
+                "x-forwarded-for",
             ),
         ];
         for (yaml, key, fix) in cases {

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod allow;
+mod auth;
 pub mod check;
 pub mod config;
 pub mod error;
@@ -51,25 +52,20 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{any, get};
 
+use auth::{Auth, Cluster};
 pub use config::Config;
 pub use error::{Error, Reply, Result};
 use route::{Route, Routes};
-use tokens::{GatewayTokens, TokenStore};
 use upstream::UpstreamAuth;
-
-/// Client authentication: the token file and the gateway's token key.
-#[derive(Debug)]
-struct Auth {
-    store: TokenStore,
-    tokens: GatewayTokens,
-    kubernetes: Option<kubernetes::Kubernetes>,
-}
 
 /// What the handlers share.
 #[derive(Debug)]
 pub struct State {
     routing: std::sync::RwLock<Arc<Routing>>,
-    auth: Option<Auth>,
+    /// Client authentication, swapped by a reload like the routes.
+    auth: std::sync::RwLock<Option<Arc<Auth>>>,
+    /// The client that reviews service-account tokens, kept for reloads.
+    kube: Option<Cluster>,
     http: reqwest::Client,
     /// Digests reachable from allowed tags, by route and upstream name.
     reachable: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<allow::Reachable>)>>,
@@ -92,27 +88,10 @@ impl State {
     /// # Errors
     /// As [`State::new`]; also when `auth.kubernetes` is configured and `kube` is `None`.
     pub fn with_kubernetes(config: Config, kube: Option<kube::Client>) -> Result<Arc<Self>> {
+        let kube = kube.map(Cluster);
         let auth = config
             .auth
-            .map(|a| {
-                let kubernetes = match (a.kubernetes, kube) {
-                    (None, _) => None,
-                    (Some(perms), Some(client)) => {
-                        Some(kubernetes::Kubernetes::new(client, perms))
-                    }
-                    (Some(_), None) => {
-                        return Err(Error::config(
-                            "auth.kubernetes",
-                            "no Kubernetes client: run the gateway in a cluster or with a kubeconfig",
-                        ));
-                    }
-                };
-                Ok::<_, Error>(Auth {
-                    store: TokenStore::load(&a.tokens_file)?,
-                    tokens: GatewayTokens::random(a.token_lifetime)?,
-                    kubernetes,
-                })
-            })
+            .map(|a| Auth::load(a, kube.as_ref(), None).map(Arc::new))
             .transpose()?;
         let routing = Routing::load(config.routes)?;
         let http = reqwest::Client::builder()
@@ -130,21 +109,32 @@ impl State {
             .map_err(|e| Error::config("(http client)", e.to_string()))?;
         Ok(Arc::new(Self {
             routing: std::sync::RwLock::new(Arc::new(routing)),
-            auth,
+            auth: std::sync::RwLock::new(auth),
+            kube,
             http,
             reachable: std::sync::Mutex::default(),
             metrics: metrics::Metrics::default(),
         }))
     }
 
-    /// Swaps in the routes of `config` (upstream credentials read again, caches of the old
-    /// routes dropped). Requests in flight finish on the routes they started with; no
-    /// connection is dropped. `auth` is read at start only.
+    /// Swaps in the routes and the `auth` section of `config` (upstream credentials, the
+    /// token file and a signing key file read again, caches of the old routes dropped).
+    /// Requests in flight finish on what they started with; no connection is dropped. A
+    /// per-process token key is kept, so tokens already issued stay valid.
     ///
     /// # Errors
-    /// When a file the new routes name cannot be read; the old routes stay.
+    /// When a file the new configuration names cannot be read, or `auth.kubernetes` is
+    /// new and the gateway has no Kubernetes client; nothing is swapped then.
     pub fn reload(&self, config: Config) -> Result<()> {
+        let previous = self.auth();
+        let auth = config
+            .auth
+            .map(|a| Auth::load(a, self.kube.as_ref(), previous.as_deref()).map(Arc::new))
+            .transpose()?;
         let routing = Arc::new(Routing::load(config.routes)?);
+        if let Ok(mut a) = self.auth.write() {
+            *a = auth;
+        }
         if let Ok(mut r) = self.routing.write() {
             *r = routing;
         }
@@ -154,10 +144,17 @@ impl State {
         Ok(())
     }
 
+    /// The current client authentication; `None`: an anonymous gateway.
+    fn auth(&self) -> Option<Arc<Auth>> {
+        self.auth
+            .read()
+            .map_or_else(|e| e.into_inner().clone(), |a| a.clone())
+    }
+
     /// The principal a gateway token's subject names: from the token file, else a
     /// Kubernetes service account.
     fn principal_named(&self, name: &str) -> Option<tokens::Principal> {
-        let auth = self.auth.as_ref()?;
+        let auth = self.auth()?;
         auth.store
             .get()
             .principal(name)

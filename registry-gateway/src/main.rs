@@ -120,7 +120,11 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             tracing::info!(%listen, "serving");
-            axum::serve(listener, router(state))
+            axum::serve(
+                listener,
+                // The peer address is the login limit's client address.
+                router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
                 .with_graceful_shutdown(async {
                     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
                     tokio::select! {

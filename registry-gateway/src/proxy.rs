@@ -147,7 +147,7 @@ fn caller(
     host: &str,
     scope: Option<&Scope>,
 ) -> Result<Caller, Reply> {
-    let Some(auth) = &state.auth else {
+    let Some(auth) = state.auth() else {
         return Ok(Caller::Anonymous);
     };
     let Some(token) = bearer_token(headers) else {
@@ -211,10 +211,11 @@ pub(crate) async fn token(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
     uri: Uri,
+    extensions: axum::http::Extensions,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Reply> {
     let host = host_of(&headers, &uri)?;
-    let Some(auth) = &state.auth else {
+    let Some(auth) = state.auth() else {
         return Err(Reply::with_status(
             StatusCode::NOT_FOUND,
             ErrorCode::Unsupported,
@@ -253,22 +254,49 @@ pub(crate) async fn token(
             "send your principal name and platform token as Basic credentials (`podman login -u <principal>`)".into(),
         ));
     };
+    let user_key = format!("user:{user}");
+    let mut limited = vec![user_key.clone()];
+    if let Some(addr) = client_address(&headers, &extensions, auth.client_address_header.as_ref()) {
+        limited.push(format!("addr:{addr}"));
+    }
+    if let Err(wait) = auth.limiter.check(&limited) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::warn!(user = %user, "token request refused: too many failed logins");
+        return Err(Reply::with_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyRequests,
+            format!(
+                "too many failed logins from this address or for user `{user}`; try again in {secs} s"
+            ),
+        )
+        .header(header::RETRY_AFTER, &secs.to_string()));
+    }
     let file = auth.store.get();
     let reviewed;
-    let principal = match &auth.kubernetes {
+    let found = match &auth.kubernetes {
         Some(k) if Kubernetes::looks_like_token(&password) => {
-            reviewed = k.review(&password).await.ok_or_else(|| {
+            reviewed = k.review(&password).await;
+            reviewed.as_deref().ok_or_else(|| {
                 unauthorized(
                     "the cluster does not authenticate this service-account token (TokenReview)".into(),
                 )
-            })?;
-            &*reviewed
+            })
         }
         _ => file.authenticate(&user, &password).ok_or_else(|| {
             unauthorized(format!(
                 "user `{user}` and this token match no principal of the gateway's token file; check both"
             ))
-        })?,
+        }),
+    };
+    let principal = match found {
+        Ok(p) => {
+            auth.limiter.succeeded(&user_key);
+            p
+        }
+        Err(reply) => {
+            auth.limiter.failed(&limited);
+            return Err(reply);
+        }
     };
     let routes = state.routes();
     let access = principal.trim(&scopes, |name| {
@@ -295,6 +323,29 @@ pub(crate) async fn token(
         body,
     )
         .into_response())
+}
+
+/// The client's address for the login limit: the last value of `from_header` (what the
+/// ingress in front appended) when configured, else the connection's peer address (when the
+/// server records it).
+fn client_address(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    from_header: Option<&HeaderName>,
+) -> Option<String> {
+    match from_header {
+        Some(name) => headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+            .map(str::to_owned),
+        None => extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+    }
 }
 
 fn action_of(method: &Method, endpoint: &Endpoint) -> &'static str {

@@ -10,14 +10,19 @@
 //! ```
 //! A principal's `projects` may name `*`: every project.
 //!
-//! The gateway's tokens are JWTs (HS256 under a key drawn at start, so a restart ends every
-//! session and clients simply ask again) with the claims of [`dns01_registry::jwt::Claims`]:
-//! `aud` is the host the client talks to, `access` the trimmed scopes with client names.
+//! The gateway's tokens are JWTs (HS256) with the claims of [`dns01_registry::jwt::Claims`]:
+//! `aud` is the host the client talks to, `access` the trimmed scopes with client names. The
+//! key comes from `auth.signing_key_file`, so that every replica sharing the file accepts the
+//! tokens of the others; without it a key is drawn at start (one replica: a restart ends
+//! every session and clients simply ask again).
+//!
+//! [`LoginLimiter`] is the brute-force limit of `/token`: failed logins counted per client
+//! address and per user name in a sliding window.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -313,6 +318,9 @@ impl TokenStore {
 /// The issuer of the gateway's own tokens.
 pub const ISSUER: &str = "dns01-registry-gateway";
 
+/// The shortest signing key accepted, in bytes (HS256's output size).
+pub const MIN_KEY_BYTES: usize = 32;
+
 /// Signs and checks the gateway's own tokens.
 pub struct GatewayTokens {
     key: ring::hmac::Key,
@@ -350,6 +358,45 @@ impl GatewayTokens {
         let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
             .map_err(|_| Error::config("auth", "no system randomness for the token key"))?;
         Ok(Self { key, lifetime })
+    }
+
+    /// The same key with another token lifetime (a configuration reload).
+    pub fn with_lifetime(&self, lifetime: Duration) -> Self {
+        Self {
+            key: self.key.clone(),
+            lifetime,
+        }
+    }
+
+    /// The key read from `path` (the file's bytes, surrounding whitespace trimmed, at least
+    /// 32 of them: `openssl rand -base64 48 > key`), so that replicas sharing the file mint
+    /// and accept the same tokens.
+    ///
+    /// # Errors
+    /// [`Error::Read`] when the file cannot be read; [`Error::Config`] naming
+    /// `auth.signing_key_file` when the key is too short.
+    pub fn from_key_file(path: &Path, lifetime: Duration) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let key = bytes.trim_ascii();
+        if key.len() < MIN_KEY_BYTES {
+            return Err(Error::config(
+                "auth.signing_key_file",
+                format!(
+                    "{} holds {} bytes; the key needs at least {MIN_KEY_BYTES}: create it with \
+                     `openssl rand -base64 48 > {}`",
+                    path.display(),
+                    key.len(),
+                    path.display()
+                ),
+            ));
+        }
+        Ok(Self {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            lifetime,
+        })
     }
 
     /// A token for `principal` on `host` granting `access`.
@@ -392,6 +439,95 @@ impl GatewayTokens {
             return Err(TokenProblem::OtherHost);
         }
         Ok(claims)
+    }
+}
+
+/// The brute-force limit of `/token`: failed logins are counted per key (`addr:<client>`,
+/// `user:<name>`) in a sliding window; a key with `max_failures` in the window is refused
+/// until its oldest failure leaves the window, even with the right credentials.
+#[derive(Debug)]
+pub struct LoginLimiter {
+    max_failures: usize,
+    window: Duration,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+/// Keys beyond this many make a sweep of the expired ones (bounded memory under a spray of
+/// addresses or user names).
+const SWEEP_ABOVE: usize = 10_000;
+
+impl LoginLimiter {
+    /// `max_failures` failed logins per key within `window`.
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self {
+            max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
+            window,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// `Err(retry_after)` when one of `keys` has used up its failures, the time until the
+    /// first of them may try again (at least one second).
+    ///
+    /// # Errors
+    /// The time to wait.
+    pub fn check(&self, keys: &[String]) -> std::result::Result<(), Duration> {
+        let Ok(mut map) = self.failures.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut wait = None;
+        for key in keys {
+            let Some(times) = map.get_mut(key) else {
+                continue;
+            };
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= self.window)
+            {
+                times.pop_front();
+            }
+            if times.len() >= self.max_failures
+                && let Some(oldest) = times.front()
+            {
+                let left = self.window.saturating_sub(now.duration_since(*oldest));
+                wait = Some(wait.map_or(left, |w: Duration| w.max(left)));
+            }
+        }
+        match wait {
+            Some(w) => Err(w.max(Duration::from_secs(1))),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login against each of `keys`.
+    pub fn failed(&self, keys: &[String]) {
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if map.len() > SWEEP_ABOVE {
+            let window = self.window;
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
+        }
+        for key in keys {
+            let times = map.entry(key.clone()).or_default();
+            times.push_back(now);
+            while times.len() > self.max_failures {
+                times.pop_front();
+            }
+        }
+    }
+
+    /// Forgets the failures of `key` (a user name after a successful login).
+    pub fn succeeded(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(key);
+        }
     }
 }
 
@@ -516,6 +652,70 @@ tokens:
             format!("{t:?}").contains("key: \"<redacted>\""),
             "key redacted"
         );
+    }
+
+    #[test]
+    fn replicas_sharing_a_key_file_accept_each_others_tokens_and_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("key");
+        std::fs::write(&shared, "0123456789abcdef0123456789abcdef0123456789\n").unwrap();
+        let other = dir.path().join("other");
+        std::fs::write(&other, "fedcba9876543210fedcba9876543210fedcba9876").unwrap();
+        let life = Duration::from_secs(60);
+        let a = GatewayTokens::from_key_file(&shared, life).unwrap();
+        let b = GatewayTokens::from_key_file(&shared, life).unwrap();
+        let c = GatewayTokens::from_key_file(&other, life).unwrap();
+        let token = a.issue("ci-a", "images.example", Vec::new());
+        assert_eq!(
+            b.verify(token.expose(), "images.example").unwrap().sub,
+            "ci-a"
+        );
+        assert_eq!(
+            c.verify(token.expose(), "images.example").unwrap_err(),
+            TokenProblem::Invalid
+        );
+    }
+
+    #[test]
+    fn a_short_or_missing_key_file_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, "  too-short-key \n").unwrap();
+        let e = GatewayTokens::from_key_file(&short, Duration::from_secs(60))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("auth.signing_key_file")
+                && e.contains("13 bytes")
+                && e.contains("openssl rand"),
+            "{e}"
+        );
+        assert!(!e.contains("too-short-key"), "the key is not repeated: {e}");
+        let missing =
+            GatewayTokens::from_key_file(&dir.path().join("none"), Duration::from_secs(60));
+        assert!(matches!(missing, Err(Error::Read { .. })), "{missing:?}");
+    }
+
+    #[test]
+    fn the_limiter_refuses_after_the_failures_and_forgets_them_after_the_window() {
+        let l = LoginLimiter::new(2, Duration::from_millis(300));
+        let keys = ["addr:192.0.2.1".to_owned(), "user:ci-a".to_owned()];
+        assert_eq!(l.check(&keys), Ok(()));
+        l.failed(&keys);
+        assert_eq!(l.check(&keys), Ok(()));
+        l.failed(&keys);
+        let wait = l.check(&keys).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1), "rounded up to one second");
+        // Each key on its own is refused; an unrelated one is not.
+        assert!(l.check(&["user:ci-a".to_owned()]).is_err());
+        assert!(l.check(&["addr:192.0.2.1".to_owned()]).is_err());
+        assert_eq!(l.check(&["addr:192.0.2.2".to_owned()]), Ok(()));
+        // A success forgets the user's failures, not the address's.
+        l.succeeded("user:ci-a");
+        assert_eq!(l.check(&["user:ci-a".to_owned()]), Ok(()));
+        assert!(l.check(&["addr:192.0.2.1".to_owned()]).is_err());
+        std::thread::sleep(Duration::from_millis(350));
+        assert_eq!(l.check(&keys), Ok(()));
     }
 
     #[test]

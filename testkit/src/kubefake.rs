@@ -130,6 +130,8 @@ pub struct RecordedRequest {
     pub method: String,
     /// Path.
     pub path: String,
+    /// The query string, if any (`watch=true&resourceVersion=…`).
+    pub query: Option<String>,
     /// The bearer token sent, if any.
     pub bearer: Option<String>,
     /// The DER client certificate presented (TLS mode), if any.
@@ -390,6 +392,7 @@ async fn record(State(state): State<Shared>, request: Request, next: Next) -> Re
         s.requests.push(RecordedRequest {
             method: request.method().to_string(),
             path: request.uri().path().to_owned(),
+            query: request.uri().query().map(str::to_owned),
             bearer: token.clone(),
             client_cert: client_cert.clone(),
             server_name,

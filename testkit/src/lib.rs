@@ -13,6 +13,7 @@ pub mod kubefake;
 pub mod pebble;
 pub mod pki;
 pub mod proxy;
+pub mod rbac;
 pub mod registry;
 
 pub use emulator::{Emulator, Token};

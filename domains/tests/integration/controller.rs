@@ -390,6 +390,13 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
         secret["data"]["tls.crt"], "Y2VydA==",
         "the same certificate"
     );
+
+    // Every call the controller made (watches, status, Certificate, Ingress, Secret, Events)
+    // is one the documented RBAC, and so the chart, allows.
+    crate::rbac::assert_every_request_allowed(
+        &env.fake,
+        &crate::rbac::readme_rules(crate::rbac::Route::Ingress, "unused"),
+    );
 }
 
 #[tokio::test]
@@ -555,6 +562,12 @@ async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_
     assert!(
         lease["spec"]["holderIdentity"].is_null(),
         "released on SIGTERM: {lease}"
+    );
+    // The binary's calls, HTTPRoutes and the Lease included, are allowed by the documented
+    // RBAC (the chart's).
+    crate::rbac::assert_every_request_allowed(
+        &fake,
+        &crate::rbac::readme_rules(crate::rbac::Route::HttpRoute, "dns01"),
     );
 }
 

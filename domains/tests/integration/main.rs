@@ -7,6 +7,8 @@
 //! - `controller`: the controller on kube-runtime against the fake Kubernetes API and `named`.
 //! - `leader`: Lease leader election against the fake API.
 //! - `mockapi`: one reconcile's exact requests against a `tower-test` mock API server.
+//! - `rbac`: the README's permission table, which the controller tests replay their requests
+//!   against.
 
 // Helpers outside `#[test]` functions panic on purpose: a failed setup is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,3 +19,4 @@ mod controller;
 mod crd;
 mod leader;
 mod mockapi;
+mod rbac;

@@ -14,6 +14,7 @@ use dns01_registry_janitor::{
     WorkloadSource as _, Writes,
 };
 use dns01_testkit::kubefake::{KubeFake, ResourceKind};
+use dns01_testkit::rbac::{Rule, allowed};
 use serde_json::json;
 
 use crate::support::served_with_images;
@@ -235,7 +236,7 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
     assert!(requests.len() > 10, "{requests:?}");
     for r in &requests {
         assert!(
-            allowed(&rules, &r.method, &r.path),
+            allowed(&rules, &r.method, &r.path, r.query.as_deref()),
             "deploy/cronjob.yaml does not allow {} {}",
             r.method,
             r.path
@@ -245,77 +246,53 @@ async fn gc_through_the_deployment_environment_and_a_collector_job() {
     assert!(!allowed(
         &rules,
         "PUT",
-        "/apis/apps/v1/namespaces/registry/deployments/other"
+        "/apis/apps/v1/namespaces/registry/deployments/other",
+        None
     ));
     assert!(!allowed(
         &rules,
         "GET",
-        "/api/v1/namespaces/registry/secrets/x"
+        "/api/v1/namespaces/registry/secrets/x",
+        None
     ));
     assert!(!allowed(
         &rules,
         "GET",
-        "/api/v1/namespaces/registry/pods/x/exec"
+        "/api/v1/namespaces/registry/pods/x/exec",
+        None
     ));
 }
 
-/// (namespace the rule is bound in, or None for a ClusterRole; the rule).
-fn rbac_rules() -> Vec<(Option<String>, serde_json::Value)> {
+/// The rules of the Roles and ClusterRoles in deploy/cronjob.yaml.
+fn rbac_rules() -> Vec<Rule> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cronjob.yaml"))
         .unwrap();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
     let mut rules = Vec::new();
     for doc in serde_yaml_ng::Deserializer::from_str(&text) {
         let v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
-        let ns = match v["kind"].as_str() {
+        let namespace = match v["kind"].as_str() {
             Some("Role") => Some(v["metadata"]["namespace"].as_str().unwrap().to_owned()),
             Some("ClusterRole") => None,
             _ => continue,
         };
         for rule in v["rules"].as_array().unwrap() {
-            rules.push((ns.clone(), rule.clone()));
+            rules.push(Rule {
+                namespace: namespace.clone(),
+                api_groups: strings(&rule["apiGroups"]),
+                resources: strings(&rule["resources"]),
+                verbs: strings(&rule["verbs"]),
+                resource_names: strings(&rule["resourceNames"]),
+            });
         }
     }
     rules
-}
-
-fn allowed(rules: &[(Option<String>, serde_json::Value)], method: &str, path: &str) -> bool {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, rest) = match parts.as_slice() {
-        ["api", _v, rest @ ..] => ("", rest),
-        ["apis", g, _v, rest @ ..] => (*g, rest),
-        _ => return false,
-    };
-    let (ns, rest) = match rest {
-        ["namespaces", ns, rest @ ..] => (Some(*ns), rest),
-        rest => (None, rest),
-    };
-    let (resource, name) = match rest {
-        [res] => ((*res).to_owned(), None),
-        [res, name] => ((*res).to_owned(), Some(*name)),
-        [res, name, sub] => (format!("{res}/{sub}"), Some(*name)),
-        _ => return false,
-    };
-    let verb = match (method, name) {
-        ("GET", Some(_)) => "get",
-        ("GET", None) => "list",
-        ("POST", None) => "create",
-        ("PUT", Some(_)) => "update",
-        ("PATCH", Some(_)) => "patch",
-        ("DELETE", Some(_)) => "delete",
-        _ => return false,
-    };
-    let has = |v: &serde_json::Value, x: &str| {
-        v.as_array()
-            .is_some_and(|a| a.iter().any(|i| i == x || i == "*"))
-    };
-    rules.iter().any(|(bound, rule)| {
-        (bound.is_none() || bound.as_deref() == ns)
-            && has(&rule["apiGroups"], group)
-            && has(&rule["resources"], &resource)
-            && has(&rule["verbs"], verb)
-            && (rule["resourceNames"].is_null()
-                || name.is_some_and(|n| has(&rule["resourceNames"], n)))
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
