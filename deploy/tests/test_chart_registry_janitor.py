@@ -163,12 +163,13 @@ def test_the_gc_arguments_are_the_manifests_and_the_binarys_defaults():
 def test_rbac_covers_the_apis_the_janitor_code_uses():
     sources = "\n".join(p.read_text() for p in (REPO / "registry-janitor" / "src").rglob("*.rs"))
     typed = set(re.findall(r"\bApi<(\w+)>", sources)) - {"K"}
-    assert typed == {"Deployment", "Job", "Lease"}, "a new Api type: grant it and list it here"
+    assert typed == {"Deployment", "Job", "Lease", "Pod"}, "a new Api type: grant it and list it here"
     listed = set(re.findall(r"list_all::<(\w+)>", sources))
     assert "Pod" in listed
     objs = render(CHART)
     role = {(g, r) for rule in one(objs, "Role")["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
-    assert role == {("apps", "deployments"), ("batch", "jobs"), ("coordination.k8s.io", "leases")}
+    assert role == {("apps", "deployments"), ("batch", "jobs"), ("", "pods"), ("", "pods/log"),
+                    ("coordination.k8s.io", "leases")}
     cluster = {(g, r): rule["verbs"] for rule in one(objs, "ClusterRole")["rules"]
                for g in rule["apiGroups"] for r in rule["resources"]}
     # The workload kinds kubernetes.rs reads, list only.
