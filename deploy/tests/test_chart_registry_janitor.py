@@ -305,3 +305,24 @@ def test_clap_reader_sees_the_flattened_retention_flags():
     flags = clap_flags(MAIN, "PlanArgs")
     assert {"registry", "policy", "kubernetes", "storage", "host", "json"} <= flags.keys()
     assert flags["kubernetes"] is False and flags["policy"] is True
+
+
+def test_credentials_come_from_a_secret_as_the_variables_the_janitor_reads():
+    source = MAIN.read_text()
+    assert 'env = "JANITOR_USERNAME"' in source and 'env = "JANITOR_PASSWORD_FILE"' in source
+    cont = _container(_cronjob(render(CHART), "gc"))
+    assert {e["name"] for e in cont["env"]} == {"RUST_LOG"}, "anonymous by default"
+    for task in ("gc", "apply"):
+        cj = _cronjob(render(CHART, example_values(CHART)), task)
+        cont, pod = _container(cj), _pod(cj)
+        env = {e["name"]: e for e in cont["env"]}
+        assert env["JANITOR_USERNAME"]["valueFrom"]["secretKeyRef"] == {
+            "name": "registry-janitor-credentials", "key": "username"}
+        path = env["JANITOR_PASSWORD_FILE"]["value"]
+        (mount,) = [m for m in cont["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "registry-janitor-credentials"
+        assert [i["path"] for i in volume["secret"]["items"]] == [path.rsplit("/", 1)[1]]
+        # The password is a file, never an argument or a plain variable.
+        assert "JANITOR_PASSWORD" not in env
+        assert not any("password" in a for a in cont["args"])

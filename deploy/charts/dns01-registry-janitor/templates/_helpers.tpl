@@ -116,6 +116,15 @@ spec:
           env:
             - name: RUST_LOG
               value: {{ $.Values.logLevel | quote }}
+            {{- with $.Values.registry.credentialsSecret }}
+            - name: JANITOR_USERNAME
+              valueFrom:
+                secretKeyRef:
+                  name: {{ . }}
+                  key: username
+            - name: JANITOR_PASSWORD_FILE
+              value: /etc/janitor-credentials/password
+            {{- end }}
             {{- with $.Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -137,6 +146,11 @@ spec:
               mountPath: /var/lib/registry
               readOnly: true
             {{- end }}
+            {{- if $.Values.registry.credentialsSecret }}
+            - name: credentials
+              mountPath: /etc/janitor-credentials
+              readOnly: true
+            {{- end }}
       volumes:
         - name: state
           emptyDir: {}
@@ -150,6 +164,14 @@ spec:
           persistentVolumeClaim:
             claimName: {{ . }}
             readOnly: true
+        {{- end }}
+        {{- with $.Values.registry.credentialsSecret }}
+        - name: credentials
+          secret:
+            secretName: {{ . }}
+            items:
+              - key: password
+                path: password
         {{- end }}
       {{- with $.Values.nodeSelector }}
       nodeSelector:
