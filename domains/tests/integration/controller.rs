@@ -1,7 +1,10 @@
 //! The controller end to end: kube-runtime against the fake Kubernetes API from `testkit`
 //! (generic object store: CRUD, watch, `/status`, server-side apply, finalizers) and a real
-//! `named` serving the customer's zone. The test stands in for cert-manager: once the
-//! controller has applied the Certificate, the test writes the Secret and `Ready=True`.
+//! `named` serving the customer's zone. cert-manager is testkit's stand-in
+//! (`dns01_testkit::certmanager`): it turns the controller's Certificate into a real ACME order
+//! at Pebble, solved through the dns01 webhook (its router in-process, the `rfc2136` solver
+//! writing the TXT record into the validation zone on `named` with TSIG), following the
+//! customer's `_acme-challenge` CNAME, and writes the Secret and `Ready` as cert-manager does.
 //!
 //! The BIND harness lets a key update only TXT records, so "the customer creates the records"
 //! is a second `named` serving the zone with them, and a small UDP relay in front of both that
@@ -12,6 +15,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use dns01_core::{Fqdn, ZoneName};
 use dns01_domains::check::{Bootstrap, Checker};
 use dns01_domains::controller::{self, Config};
@@ -20,8 +25,15 @@ use dns01_domains::crd::{
 };
 use dns01_domains::reconcile::{DELETE_AFTER_ANNOTATION, RETAINED_LABEL, RouteMode, Settings};
 use dns01_domains::records::Platform;
-use dns01_testkit::bind::{Bind, BindZone};
+use dns01_testkit::acmetest::WebhookClient;
+use dns01_testkit::bind::{Bind, BindZone, TsigKeySpec};
+use dns01_testkit::certmanager::{self, CertManager};
 use dns01_testkit::kubefake::{KubeFake, ResourceKind};
+use dns01_testkit::pebble::Pebble;
+use dns01_webhook::AppState;
+use dns01_webhook::secrets::KubeSecrets;
+use dns01_webhook::solver::Solvers;
+use dns01_webhook::solver::rfc2136::{Rfc2136Settings, Rfc2136Solver};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
@@ -89,6 +101,101 @@ fn delegation(namespace: &str) -> String {
     )
     .unwrap()
     .to_absolute_string()
+}
+
+/// A `named` serving the customer's zone with the traffic CNAME and a delegation made for
+/// `namespace`, and the platform's validation zone, where `key` may write TXT records.
+fn customer_and_validation_dns(namespace: &str, key: &TsigKeySpec) -> Bind {
+    let customer = BindZone::new(ZONE)
+        .record("app IN CNAME edge.platform.test.")
+        .record(&format!(
+            "_acme-challenge.app IN CNAME {}",
+            delegation(namespace)
+        ));
+    // Recursion for Pebble and the stand-in: they ask a resolver, which chases the customer's
+    // CNAME into the validation zone; the checker asks without it, as at an authoritative.
+    Bind::builder()
+        .key(key.clone())
+        .zone(customer)
+        .zone(BindZone::new("acme.platform.test").grant(&key.name))
+        .recursion()
+        .start()
+        .unwrap()
+}
+
+/// The webhook's API group and solver in these tests.
+const GROUP: &str = "acme.dns01.test";
+
+/// cert-manager for the tests: the dns01 webhook's router in-process (the `rfc2136` solver,
+/// allowed to update `dns` only, reading TSIG Secrets from the fake API), Pebble validating
+/// over `dns`, and testkit's stand-in issuing the Certificates of the fake API.
+struct Issuance {
+    pebble: Pebble,
+    cert_manager: CertManager,
+    _webhook: tokio::task::JoinHandle<()>,
+}
+
+async fn issuance(env: &Env, dns: &Bind) -> Issuance {
+    let settings = Rfc2136Settings {
+        nameservers: vec![dns.addr().to_string()],
+        timeout: Duration::from_secs(3),
+        retry: dns01_core::retry::RetryPolicy::none(),
+    };
+    let mut solvers = Solvers::new();
+    solvers.insert(
+        "rfc2136".to_owned(),
+        Arc::new(Rfc2136Solver::new(
+            Arc::new(KubeSecrets::new(env.client.clone())),
+            settings,
+        )),
+    );
+    let app = dns01_webhook::router(AppState::new(GROUP, solvers));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base: url::Url = format!("http://{}/", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let webhook = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let addr = dns.addr();
+    let pebble = tokio::task::spawn_blocking(move || Pebble::start(addr))
+        .await
+        .unwrap()
+        .expect("pebble (apt-get install pebble)");
+    let cert_manager = CertManager::start(
+        &pebble,
+        certmanager::Settings {
+            api: env.fake.url(),
+            webhook: WebhookClient::plain(base).unwrap(),
+            group: GROUP.to_owned(),
+            solver: "rfc2136".to_owned(),
+            // The platform's Issuer: the tenant's TSIG Secret, the validation zone, tenant
+            // binding (the webhook writes only the name bound to the Certificate's namespace).
+            config: json!({
+                "nameserver": dns.addr().to_string(),
+                "tsigKeyName": dns.keys()[0].name,
+                "tsigSecretSecretRef": {"name": "tsig"},
+                "delegation": {"zone": "acme.platform.test", "mode": "follow", "tenantBinding": true},
+            }),
+            dns: dns.addr(),
+            poll: Duration::from_millis(200),
+            retry: Duration::from_millis(500),
+        },
+    )
+    .await
+    .unwrap();
+    Issuance {
+        pebble,
+        cert_manager,
+        _webhook: webhook,
+    }
+}
+
+/// The PEM blocks of `chain`, DER.
+fn pem_blocks(chain: &[u8]) -> Vec<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(chain)
+        .map(|p| p.unwrap().contents)
+        .collect()
 }
 
 /// A `named` serving the customer's zone with the traffic CNAME and a delegation made for
@@ -248,11 +355,13 @@ async fn domain_condition(
 }
 
 #[tokio::test]
-async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_its_deletion_keeps_the_secret()
+async fn a_domain_goes_from_missing_records_to_a_certificate_pebble_issued_route_and_ready_and_its_deletion_keeps_the_secret()
  {
+    let key = TsigKeySpec::new("acme-update", "hmac-sha256");
     let before = customer_dns(None);
-    let after = customer_dns(Some("team-a"));
+    let after = customer_and_validation_dns("team-a", &key);
     let env = start(&before).await;
+    let issuance = issuance(&env, &after).await;
     create(&env, "team-a").await;
 
     // The records to create are listed, missing.
@@ -291,29 +400,61 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
         env.fake.field_managers(&certificates(), "team-a", "app"),
         ["dns01-domains"]
     );
-    domain_condition(&env, "team-a", "CertificateReady", "Issuing").await;
+
+    // The tenant's TSIG Secret is not there yet: the webhook refuses the challenge, and its
+    // words reach the CustomDomain's status through the Challenge.
+    let (status, _, message) =
+        domain_condition(&env, "team-a", "CertificateReady", "Issuing").await;
+    assert_eq!(status, "False");
+    let mut stuck = None;
+    for _ in 0..200 {
+        let d = env.fake.object(&domains(), "team-a", "app").unwrap();
+        let (_, _, message) = condition(&d, "CertificateReady").unwrap();
+        if message.starts_with("error presenting challenge: ") {
+            stuck = Some(message);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stuck = stuck.unwrap_or_else(|| {
+        panic!(
+            "the webhook's reason never reached the status: {:?}\n{:#?}",
+            issuance.cert_manager.history(),
+            env.fake.object(&domains(), "team-a", "app")
+        )
+    });
+    assert!(
+        stuck.contains("tsig"),
+        "names the Secret: {stuck} (was {message})"
+    );
     assert!(
         env.fake.object(&ingresses(), "team-a", "app").is_none(),
         "no traffic before the certificate"
     );
 
-    // cert-manager's part: the Secret and Ready=True.
-    env.fake.put(
-        &secrets(),
-        json!({
-            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-            "metadata": {"namespace": "team-a", "name": "app-tls",
-                         "annotations": {"cert-manager.io/certificate-name": "app"}},
-            "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
-        }),
+    // The platform gives the tenant its TSIG Secret: the stand-in's next attempt issues through
+    // Pebble, which validates `_acme-challenge.app.customer.test` through the customer's CNAME.
+    env.fake.set_secret(
+        "team-a",
+        "tsig",
+        &[("tsig-secret-key", key.secret.as_bytes())],
     );
-    env.fake.merge(&certificates(), "team-a", "app", &json!({"status": {"conditions": [
-        {"type": "Ready", "status": "True", "reason": "Ready", "message": "Certificate is up to date and has not expired"}]}}));
-
-    let ingress = eventually("the Ingress", || {
-        env.fake.object(&ingresses(), "team-a", "app")
-    })
-    .await;
+    let mut ingress = None;
+    for _ in 0..300 {
+        ingress = env.fake.object(&ingresses(), "team-a", "app");
+        if ingress.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ingress = ingress.unwrap_or_else(|| {
+        panic!(
+            "no Ingress: {:?}\n{:#?}\npebble:\n{}",
+            issuance.cert_manager.history(),
+            env.fake.object(&certificates(), "team-a", "app"),
+            issuance.pebble.log()
+        )
+    });
     assert_eq!(ingress["spec"]["tls"][0]["secretName"], "app-tls");
     assert_eq!(
         ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
@@ -321,14 +462,91 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
     );
     let ready = domain_condition(&env, "team-a", "Ready", "Ready").await;
     assert_eq!(ready.0, "True");
+    assert_eq!(issuance.cert_manager.history().issued, ["team-a/app"]);
+
+    // The Secret holds a chain Pebble signed for the hostname, and the key that goes with it.
+    let secret = env.fake.object(&secrets(), "team-a", "app-tls").unwrap();
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let chain = b64
+        .decode(secret["data"]["tls.crt"].as_str().unwrap())
+        .unwrap();
+    let blocks = pem_blocks(&chain);
+    assert!(blocks.len() >= 2, "leaf and intermediate");
+    let (_, leaf) = x509_parser::parse_x509_certificate(&blocks[0]).unwrap();
+    let (_, intermediate) = x509_parser::parse_x509_certificate(&blocks[1]).unwrap();
+    let sans: Vec<String> = leaf
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(sans, [format!("DNSName({HOST})")]);
+    leaf.verify_signature(Some(intermediate.public_key()))
+        .expect("the leaf is signed by the chain's intermediate");
+    let pebble_intermediate = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(issuance.pebble.tls_ca_pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap()
+        .get(format!(
+            "{}/intermediates/0",
+            issuance.pebble.management_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        blocks[1],
+        pem_blocks(&pebble_intermediate)[0],
+        "the intermediate is Pebble's"
+    );
+    let key_pem = b64
+        .decode(secret["data"]["tls.key"].as_str().unwrap())
+        .unwrap();
+    let key = String::from_utf8(key_pem).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key).unwrap();
+    assert_eq!(
+        key.public_key_raw(),
+        leaf.public_key().subject_public_key.data.as_ref(),
+        "tls.key is the certificate's key"
+    );
     let events = env.fake.objects(
         &ResourceKind::new("events.k8s.io/v1", "events"),
         Some("team-a"),
     );
     let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
     assert!(
-        reasons.contains(&"RecordNotFound") && reasons.contains(&"Ready"),
+        reasons.contains(&"RecordNotFound")
+            && reasons.contains(&"Issuing")
+            && reasons.contains(&"Ready"),
         "{reasons:?}"
+    );
+    // The Challenge is gone once the order is valid, and the TXT record cleaned up.
+    assert!(
+        env.fake
+            .objects(
+                &ResourceKind::new("acme.cert-manager.io/v1", "challenges"),
+                None
+            )
+            .is_empty()
+    );
+    assert_eq!(
+        dns01_testkit::acmetest::txt_values(
+            after.addr(),
+            &format!("_acme-challenge.{HOST}"),
+            false
+        )
+        .await
+        .unwrap(),
+        Vec::<String>::new()
     );
 
     // Steady state: more reconciles (the capped schedule checks every second), no writes.
@@ -362,23 +580,21 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
         .object(&secrets(), "team-a", "app-tls")
         .expect("the Secret is kept");
     assert_eq!(secret["metadata"]["labels"][RETAINED_LABEL], "true");
-    let after = secret["metadata"]["annotations"][DELETE_AFTER_ANNOTATION]
+    let delete_after = secret["metadata"]["annotations"][DELETE_AFTER_ANNOTATION]
         .as_str()
         .unwrap();
-    let after: k8s_openapi::jiff::Timestamp = after.parse().unwrap();
-    let left = after.as_second() - k8s_openapi::jiff::Timestamp::now().as_second();
+    let delete_after: k8s_openapi::jiff::Timestamp = delete_after.parse().unwrap();
+    let left = delete_after.as_second() - k8s_openapi::jiff::Timestamp::now().as_second();
     let week = 7 * 86_400;
     assert!(
         (week - 60..=week).contains(&left),
-        "seven days from the deletion: {after}"
+        "seven days from the deletion: {delete_after}"
     );
 
-    // Re-created within the grace period: the same Secret is reused and kept for good again.
+    // Re-created within the grace period: cert-manager finds the kept certificate up to date
+    // (no second order at the CA) and the domain is ready again with it.
     create(&env, "team-a").await;
-    eventually("the Certificate again", || {
-        env.fake.object(&certificates(), "team-a", "app")
-    })
-    .await;
+    domain_condition(&env, "team-a", "Ready", "Ready").await;
     let secret = env.fake.object(&secrets(), "team-a", "app-tls").unwrap();
     assert!(
         secret["metadata"]["annotations"]
@@ -387,8 +603,15 @@ async fn a_domain_goes_from_missing_records_to_certificate_route_and_ready_and_i
         "{secret}"
     );
     assert_eq!(
-        secret["data"]["tls.crt"], "Y2VydA==",
+        b64.decode(secret["data"]["tls.crt"].as_str().unwrap())
+            .unwrap(),
+        chain,
         "the same certificate"
+    );
+    assert_eq!(
+        issuance.cert_manager.history().issued,
+        ["team-a/app"],
+        "issued once"
     );
 }
 
