@@ -250,6 +250,7 @@ async fn start_with(dns: &Bind, cap: Option<Duration>) -> Env {
         validation_zone: ZoneName::parse("acme.platform.test").unwrap(),
         traffic_hostname: Fqdn::parse("edge.platform.test").unwrap(),
         addresses: vec![],
+        apex_alias_target: None,
     };
     let mut config = Config::new(platform, checker);
     config.settings = Settings {
@@ -333,10 +334,20 @@ async fn domain_condition(
     type_: &str,
     reason: &str,
 ) -> (String, String, String) {
+    domain_condition_of(&env.fake, ns, "app", type_, reason).await
+}
+
+/// Waits until the CustomDomain `ns/name` has condition `type_` with `reason`.
+async fn domain_condition_of(
+    fake: &KubeFake,
+    ns: &str,
+    name: &str,
+    type_: &str,
+    reason: &str,
+) -> (String, String, String) {
     for _ in 0..200 {
-        let found = env
-            .fake
-            .object(&domains(), ns, "app")
+        let found = fake
+            .object(&domains(), ns, name)
             .and_then(|d| condition(&d, type_))
             .filter(|c| c.1 == reason);
         if let Some(found) = found {
@@ -344,13 +355,12 @@ async fn domain_condition(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let requests: Vec<String> = env
-        .fake
+    let requests: Vec<String> = fake
         .requests()
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    let stored = env.fake.object(&domains(), ns, "app");
+    let stored = fake.object(&domains(), ns, name);
     panic!("timed out waiting for {ns} {type_} {reason}: {stored:#?}\nrequests: {requests:#?}");
 }
 
@@ -668,14 +678,11 @@ async fn answers(url: &str, want: u16) -> bool {
     false
 }
 
-#[tokio::test]
-async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_lease_on_sigterm() {
-    let fake = KubeFake::start().await;
-    fake.status_subresource(&domains());
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
+/// A kubeconfig for `fake` in `dir`.
+fn kubeconfig(fake: &KubeFake, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
     std::fs::write(
-        &kubeconfig,
+        &path,
         format!(
             "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
              clusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
@@ -685,6 +692,72 @@ async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_
         ),
     )
     .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn the_controller_command_asks_nameservers_on_the_given_port_and_points_apexes_at_the_alias_target()
+ {
+    let dns = customer_dns(Some("team-a"));
+    let fake = KubeFake::start().await;
+    fake.status_subresource(&domains());
+    let dir = tempfile::tempdir().unwrap();
+    let addr = dns.addr();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dns01-domains"))
+        .args([
+            "controller",
+            "--validation-zone",
+            "acme.platform.test",
+            "--traffic-hostname",
+            "edge.platform.test",
+            "--apex-alias-target",
+            "apex.platform.test",
+            // The zone's NS (ns1.customer.test → 127.0.0.1) is found through the resolver and
+            // asked on the port `named` listens on.
+            "--resolver",
+            &addr.to_string(),
+            "--nameserver-port",
+            &addr.port().to_string(),
+            "--dns-timeout-ms",
+            "1000",
+            "--health-addr",
+            "127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", kubeconfig(&fake, dir.path()))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client =
+        kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
+    let api: Api<CustomDomain> = Api::namespaced(client, "team-a");
+    api.create(&PostParams::default(), &custom_domain("app"))
+        .await
+        .unwrap();
+    let mut apex = custom_domain("apex");
+    apex.spec.hostname = Hostname::parse(ZONE).unwrap();
+    api.create(&PostParams::default(), &apex).await.unwrap();
+    let (status, _, message) =
+        domain_condition_of(&fake, "team-a", "app", "DelegationVerified", "Verified").await;
+    assert_eq!(status, "True", "{message}");
+    let records = eventually("the apex's records", || {
+        let d = fake.object(&domains(), "team-a", "apex")?;
+        d["status"]["requiredRecords"].as_array().cloned()
+    })
+    .await;
+    assert_eq!(
+        (&records[0]["type"], &records[0]["value"]),
+        (&json!("ALIAS"), &json!("apex.platform.test.")),
+        "{records:?}"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_lease_on_sigterm() {
+    let fake = KubeFake::start().await;
+    fake.status_subresource(&domains());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig(&fake, dir.path());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
