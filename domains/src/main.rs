@@ -82,6 +82,10 @@ struct ControllerArgs {
     /// The Gateway HTTPRoutes attach to, as namespace/name (with --route httproute).
     #[arg(long, required_if_eq("route", "httproute"))]
     gateway: Option<String>,
+    /// The Gateway listener HTTPRoutes attach to (`parentRefs[].sectionName`, e.g. `https`);
+    /// every listener of the Gateway when not given (with --route httproute).
+    #[arg(long)]
+    gateway_listener: Option<String>,
     /// The CA's CAA issuer domain to evaluate CAA for (letsencrypt.org).
     #[arg(long)]
     ca: Option<String>,
@@ -228,6 +232,7 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
             RouteMode::HttpRoute {
                 gateway: name.to_owned(),
                 namespace: namespace.to_owned(),
+                section: args.gateway_listener,
             }
         }
         RouteKind::None => RouteMode::None,

@@ -241,15 +241,13 @@ impl Worker {
             }
             if self.up_to_date(&wanted).await {
                 let (not_before, not_after) = self.secret_validity(&wanted).await;
-                if self.ready(&wanted, &not_before, &not_after).await.is_ok() {
-                    self.history.lock().unwrap().reused.push(wanted.key());
-                }
+                self.history.lock().unwrap().reused.push(wanted.key());
+                let _ = self.ready(&wanted, &not_before, &not_after).await;
                 continue;
             }
             match self.issue(&wanted).await {
                 Ok(()) => {
                     self.not_before.remove(&key);
-                    self.history.lock().unwrap().issued.push(wanted.key());
                 }
                 Err(failed) => {
                     tracing::info!(certificate = %wanted.key(), message = %failed.message, "cert-manager stand-in: not issued");
@@ -636,6 +634,8 @@ impl Worker {
                 "data": {"tls.crt": b64(chain), "tls.key": b64(key_pem), "ca.crt": ""}}),
         )
         .await?;
+        // Recorded before Ready is written: whoever sees Ready sees the issuance recorded.
+        self.history.lock().unwrap().issued.push(wanted.key());
         self.ready(wanted, &not_before, &not_after).await
     }
 }

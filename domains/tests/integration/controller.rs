@@ -618,11 +618,9 @@ async fn a_domain_goes_from_missing_records_to_a_certificate_pebble_issued_route
         chain,
         "the same certificate"
     );
-    assert_eq!(
-        issuance.cert_manager.history().issued,
-        ["team-a/app"],
-        "issued once"
-    );
+    let history = issuance.cert_manager.history();
+    assert_eq!(history.issued, ["team-a/app"], "issued once");
+    assert_eq!(history.reused, ["team-a/app"], "{history:?}");
 }
 
 #[tokio::test]
@@ -774,6 +772,8 @@ async fn the_controller_command_leads_serves_health_reconciles_and_releases_its_
             "httproute",
             "--gateway",
             "platform/edge",
+            "--gateway-listener",
+            "https",
             "--health-addr",
             &format!("127.0.0.1:{port}"),
             "--leader-election",
