@@ -204,6 +204,7 @@ pub fn desired_status(
         last_checked: Some(now_time),
         next_check,
         first_checked: Some(first_checked),
+        last_recheck: old.and_then(|o| o.last_recheck.clone()),
     }
 }
 

@@ -123,7 +123,8 @@ pub struct Observed<'a> {
     pub check: Result<&'a CheckReport, &'a Error>,
     /// Whether the check ran in this reconcile (otherwise `lastChecked` and `nextCheck` stay).
     pub checked_now: bool,
-    /// Whether the re-check annotation asked for a new backoff schedule.
+    /// Whether the re-check annotation asked for a new backoff schedule (its value differs
+    /// from `status.lastRecheck`).
     pub restart_schedule: bool,
     /// The Certificate as stored, if any.
     pub certificate: Option<&'a Certificate>,
@@ -497,6 +498,8 @@ pub fn reconcile(
     };
     let mut status = desired_status(basis, &observation, domain.metadata.generation, now);
     if observed.checked_now {
+        // This check answered whatever the re-check annotation asks now.
+        status.last_recheck = domain.annotations().get(RECHECK_ANNOTATION).cloned();
         if let (Some(cap), Some(next)) = (settings.check_delay_cap, &status.next_check)
             && until(now, next) > cap
             && let Ok(capped) = now.checked_add(cap)

@@ -23,7 +23,9 @@ use dns01_domains::controller::{self, Config};
 use dns01_domains::crd::{
     CustomDomain, CustomDomainSpec, Hostname, IssuerRef, ServiceTarget, Target,
 };
-use dns01_domains::reconcile::{DELETE_AFTER_ANNOTATION, RETAINED_LABEL, RouteMode, Settings};
+use dns01_domains::reconcile::{
+    DELETE_AFTER_ANNOTATION, RECHECK_ANNOTATION, RETAINED_LABEL, RouteMode, Settings,
+};
 use dns01_domains::records::Platform;
 use dns01_testkit::acmetest::WebhookClient;
 use dns01_testkit::bind::{Bind, BindZone, TsigKeySpec};
@@ -227,7 +229,8 @@ struct Env {
     fake: KubeFake,
     client: kube::Client,
     relay: Relay,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    cap: Option<Duration>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The controller against `dns`, its schedule capped at 1 s.
@@ -241,9 +244,25 @@ async fn start_with(dns: &Bind, cap: Option<Duration>) -> Env {
     let client =
         kube::Client::try_from(kube::Config::new(fake.url().as_str().parse().unwrap())).unwrap();
     let relay = Relay::start(dns.addr()).await;
+    let stop = run_controller(&client, relay.addr, cap);
+    Env {
+        fake,
+        client,
+        relay,
+        cap,
+        stop: Some(stop),
+    }
+}
+
+/// A controller (checks through `relay`) until the returned sender is dropped.
+fn run_controller(
+    client: &kube::Client,
+    relay: SocketAddr,
+    cap: Option<Duration>,
+) -> tokio::sync::oneshot::Sender<()> {
     let checker = Checker::new(Bootstrap::Static {
         zone: ZoneName::parse(ZONE).unwrap(),
-        servers: vec![relay.addr],
+        servers: vec![relay],
     })
     .timeout(Duration::from_millis(500));
     let platform = Platform {
@@ -271,11 +290,19 @@ async fn start_with(dns: &Bind, cap: Option<Duration>) -> Env {
             let _ = stopped.await;
         },
     ));
-    Env {
-        fake,
-        client,
-        relay,
-        _stop: stop,
+    stop
+}
+
+impl Env {
+    /// Stops the controller (its memory goes with it).
+    async fn stop(&mut self) {
+        self.stop.take();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    /// Starts a new controller, as after a restart of the pod.
+    fn restart(&mut self) {
+        self.stop = Some(run_controller(&self.client, self.relay.addr, self.cap));
     }
 }
 
@@ -913,4 +940,69 @@ async fn the_recheck_annotation_checks_at_once_and_nothing_is_checked_before_it_
     .await
     .unwrap();
     domain_condition(&env, "team-a", "DelegationVerified", "Verified").await;
+}
+
+#[tokio::test]
+async fn a_recheck_request_is_acted_on_once_across_controller_restarts() {
+    let dns = customer_dns(None);
+    let mut env = start_with(&dns, None).await;
+    env.stop().await;
+    // A domain whose records have been missing for 8 days, whose last re-check request
+    // ("1") was acted on before the controller restarted.
+    let created = env.fake.put(
+        &domains(),
+        json!({
+            "apiVersion": "domains.dns01.dev/v1alpha1", "kind": "CustomDomain",
+            "metadata": {"namespace": "team-a", "name": "app",
+                         "annotations": {RECHECK_ANNOTATION: "1"}},
+            "spec": serde_json::to_value(&custom_domain("app").spec).unwrap(),
+        }),
+    );
+    let eight_days_ago = k8s_openapi::jiff::Timestamp::now().as_second() - 8 * 86_400;
+    let eight_days_ago = k8s_openapi::jiff::Timestamp::from_second(eight_days_ago).unwrap();
+    env.fake.merge(
+        &domains(),
+        "team-a",
+        "app",
+        &json!({"status": {
+            "observedGeneration": created["metadata"]["generation"],
+            "firstChecked": format!("{eight_days_ago:.0}"),
+            "lastRecheck": "1",
+        }}),
+    );
+    env.restart();
+    // Checked at first sight, but "1" was already acted on: the schedule is not restarted.
+    let (_, _, message) = domain_condition(&env, "team-a", "DelegationVerified", "Expired").await;
+    assert!(message.starts_with("still unmet after 7 days"), "{message}");
+    let d = env.fake.object(&domains(), "team-a", "app").unwrap();
+    assert_eq!(d["status"]["nextCheck"], Value::Null, "no more checks");
+
+    // The customer asks again while the controller is down: the new controller acts on it.
+    env.stop().await;
+    env.fake.merge(
+        &domains(),
+        "team-a",
+        "app",
+        &json!({"metadata": {"annotations": {RECHECK_ANNOTATION: "2"}}}),
+    );
+    env.restart();
+    domain_condition(&env, "team-a", "DelegationVerified", "RecordNotFound").await;
+    let d = env.fake.object(&domains(), "team-a", "app").unwrap();
+    assert_eq!(d["status"]["lastRecheck"], "2");
+    assert!(d["status"]["nextCheck"].is_string(), "a new schedule: {d}");
+    let first: k8s_openapi::jiff::Timestamp = d["status"]["firstChecked"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(first > eight_days_ago, "{first}");
+
+    // Another restart (a second later) does not act on "2" again: the schedule goes on from
+    // the same start.
+    env.stop().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.restart();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let again = env.fake.object(&domains(), "team-a", "app").unwrap();
+    assert_eq!(again["status"]["firstChecked"], d["status"]["firstChecked"]);
 }
