@@ -248,6 +248,9 @@ pub async fn figure(table: &mut Table, n: usize, cap: Duration) -> anyhow::Resul
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let converged = started.elapsed();
+    let requests = fake.requests();
+    let to_ready = requests.len();
+    let writes_to_ready = requests.iter().filter(|r| r.method != "GET").count();
 
     // Steady state: every domain re-checked at least twice, nothing written.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -305,6 +308,15 @@ pub async fn figure(table: &mut Table, n: usize, cap: Duration) -> anyhow::Resul
             ),
         );
     }
+    table.push(Row::info(
+        F,
+        "API requests per domain, created to Ready (all / writes; its creation included)",
+        format!(
+            "{:.1} / {:.1}",
+            to_ready as f64 / n as f64,
+            writes_to_ready as f64 / n as f64
+        ),
+    ));
     let enough = rechecks >= 2 * n as u64;
     table.push(
         Row::info(
