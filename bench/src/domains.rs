@@ -94,14 +94,15 @@ fn customer_zone(n: usize, platform: &Platform) -> anyhow::Result<Bind> {
     Bind::builder().zone(zone).start()
 }
 
-/// `dns01_domains_checks_total`, all outcomes.
-fn checks(metrics: &Metrics) -> u64 {
-    metrics
-        .encode()
-        .lines()
-        .filter(|l| l.starts_with("dns01_domains_checks_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+/// `dns01_domains_checks_total` by outcome: met, unmet, error.
+fn checks(metrics: &Metrics) -> [u64; 3] {
+    let text = metrics.encode();
+    ["met", "unmet", "error"].map(|outcome| {
+        let prefix = format!("dns01_domains_checks_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok())
+            .unwrap_or(0)
+    })
 }
 
 fn is_ready(object: &Value) -> bool {
@@ -112,15 +113,14 @@ fn is_ready(object: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
-fn writes(fake: &KubeFake) -> usize {
+/// API writes to CustomDomains (status included), Certificates, Events.
+fn writes(fake: &KubeFake) -> [usize; 3] {
     [
         "customdomains.domains.dns01.dev",
         "certificates.cert-manager.io",
         "events.events.k8s.io",
     ]
-    .iter()
     .map(|r| fake.write_count(r))
-    .sum()
 }
 
 /// The figure's rows: `n` domains, re-checks capped at `cap`.
@@ -267,8 +267,18 @@ pub async fn figure(table: &mut Table, n: usize, cap: Duration) -> anyhow::Resul
     drop(stop);
     let _ = tokio::time::timeout(Duration::from_secs(5), controller).await;
 
-    let rechecks = checks_after.saturating_sub(checks_before);
-    let steady_writes = writes_after.saturating_sub(writes_before);
+    let outcomes: Vec<u64> = checks_after
+        .iter()
+        .zip(checks_before)
+        .map(|(a, b)| a.saturating_sub(b))
+        .collect();
+    let rechecks: u64 = outcomes.iter().sum();
+    let by_kind: Vec<usize> = writes_after
+        .iter()
+        .zip(writes_before)
+        .map(|(a, b)| a.saturating_sub(b))
+        .collect();
+    let steady_writes: usize = by_kind.iter().sum();
     let queries = queries_after.saturating_sub(queries_before);
     let per_check = (rechecks > 0).then(|| queries as f64 / rechecks as f64);
 
@@ -326,10 +336,17 @@ pub async fn figure(table: &mut Table, n: usize, cap: Duration) -> anyhow::Resul
         Row::info(
             F,
             &format!(
-                "steady state: API writes in {:.0} s ({rechecks} re-checks of {n} ready domains)",
-                window.as_secs_f64()
+                "steady state: API writes in {:.0} s (status / Certificates / Events), over \
+                 {rechecks} re-checks of {n} ready domains (met / unmet / error: {} / {} / {})",
+                window.as_secs_f64(),
+                outcomes[0],
+                outcomes[1],
+                outcomes[2]
             ),
-            steady_writes.to_string(),
+            format!(
+                "{steady_writes} ({} / {} / {})",
+                by_kind[0], by_kind[1], by_kind[2]
+            ),
         )
         .baseline("0", None)
         .target(
