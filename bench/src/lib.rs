@@ -12,9 +12,12 @@
 //!    ([`rfc2136`]), read from BIND's statistics channel.
 //! 5. Per-request overhead of `dns01-gandi` over a bare HTTP call.
 //!
+//! And the custom-domain controller at scale ([`domains`]).
+//!
 //! Results are rows of a [`table::Table`], printed as markdown and written to a file.
 #![warn(missing_docs)]
 
+pub mod domains;
 pub mod gandi;
 pub mod load;
 pub mod pki;

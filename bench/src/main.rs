@@ -63,6 +63,9 @@ struct Cli {
     /// takes minutes): for iterating on the server figures 1-3.
     #[arg(long, conflicts_with = "short")]
     servers_only: bool,
+    /// CustomDomains in the `domains` figure (full mode; short mode uses 100).
+    #[arg(long, default_value_t = 1000)]
+    domains: usize,
     /// Samples of each kind in figure 5.
     #[arg(long, default_value_t = 2000)]
     overhead_samples: usize,
@@ -127,6 +130,8 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
         gandi::figure4(&mut table, 100, cli.client_limit, true).await?;
         rfc2136::figure4(&mut table).await?;
         replicas::figure4(&mut table).await?;
+        eprintln!("figure domains (short mode)");
+        dns01_bench::domains::figure(&mut table, 100, Duration::from_secs(3)).await?;
     } else {
         let (webhook_bin, baseline_bin) = binaries(cli)?;
         servers(cli, &mut table, &webhook_bin, &baseline_bin).await?;
@@ -144,6 +149,13 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
         replicas::figure4(&mut table).await?;
         eprintln!("figure 5");
         gandi::figure5(&mut table, cli.overhead_samples).await?;
+        eprintln!("figure domains");
+        dns01_bench::domains::figure(
+            &mut table,
+            cli.domains.clamp(1, 10_000),
+            Duration::from_secs(10),
+        )
+        .await?;
     }
     table.note(format!(
         "mode: {}, {profile} build; {cores} CPU cores shared by the load client, the servers \

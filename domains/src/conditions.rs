@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `DelegationVerified` | the `_acme-challenge` CNAME points at this namespace's name at every server | `RecordNotFound`, `RecordMismatch`, `NameserversDisagree`, `WildcardShadowsDelegation`, `NameserverUnreachable`, `Conflict`, `CheckFailed`, `Expired` |
 //! | `CertificateReady` | cert-manager issued the certificate | `CAAForbidsIssuer`, `WaitingForDelegation`, `Requesting`, `Issuing`, `IssuanceFailed` |
-//! | `Routed` | the route exists (or the platform routes itself) | `WaitingForCertificate`, `Routing` |
+//! | `Routed` | the route exists (or the platform routes itself) | `WaitingForCertificate`, `Routing`, `RouteNotOwned` |
 //! | `DNSConfigured` | the traffic records are right at every server | `RecordNotFound`, `RecordMismatch`, `NameserversDisagree`, `StrayRecord`, `AddressMismatch`, `NameserverUnreachable`, `CheckFailed`, `Expired` |
 //! | `Ready` | all of the above | the reason and message of the first that is not True |
 //!
@@ -61,13 +61,21 @@ pub enum CertificateState {
 /// Where the route is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RouteState {
+pub enum RouteState<'a> {
     /// No route yet (it is created once the certificate is ready).
     NotRouted,
     /// The Ingress or HTTPRoute exists.
     Routed,
     /// Routing is off: the platform has its own router.
     Disabled,
+    /// A route of the domain's name exists that the domain does not own: it is never changed
+    /// or deleted, so the domain is not routed until someone removes or renames it.
+    NotOwned {
+        /// `Ingress` or `HTTPRoute`.
+        kind: &'a str,
+        /// `namespace/name` of the object in the way.
+        object: &'a str,
+    },
 }
 
 /// What the controller observed for one CustomDomain.
@@ -83,7 +91,7 @@ pub struct Observation<'a> {
     /// The certificate.
     pub certificate: &'a CertificateState,
     /// The route.
-    pub route: RouteState,
+    pub route: RouteState<'a>,
 }
 
 /// The conditions for `observation`, all with `now` as their transition time (see
@@ -196,6 +204,7 @@ pub fn desired_status(
         last_checked: Some(now_time),
         next_check,
         first_checked: Some(first_checked),
+        last_recheck: old.and_then(|o| o.last_recheck.clone()),
     }
 }
 
@@ -397,6 +406,16 @@ fn route_state(observation: &Observation<'_>, certificate: &State) -> State {
             "traffic is routed once the certificate is issued".to_owned(),
         ),
         RouteState::NotRouted => State::not("Routing", "the route is being created".to_owned()),
+        RouteState::NotOwned { kind, object } => State::not(
+            "RouteNotOwned",
+            format!(
+                "the {kind} {object} already exists and is not owned by this CustomDomain (no \
+                 ownerReference to it), so it is left alone and {} is not routed by it; delete \
+                 that {kind} if it is stale, or rename this CustomDomain so that its {kind} gets \
+                 another name",
+                observation.hostname
+            ),
+        ),
     }
 }
 
@@ -487,7 +506,7 @@ mod tests {
         CheckReport,
         Option<&'a str>,
         CertificateState,
-        RouteState,
+        RouteState<'static>,
         Vec<(&'a str, &'a str, &'a str)>,
         String,
     );

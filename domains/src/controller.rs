@@ -11,7 +11,8 @@
 //!   annotated only when cert-manager's `cert-manager.io/certificate-name` annotation names
 //!   this domain's Certificate.
 //! - **Checks** run when due: the first time the controller sees a domain, when its
-//!   generation changes (a spec change), when the [`RECHECK_ANNOTATION`] changes, and when the
+//!   generation changes (a spec change), when the [`RECHECK_ANNOTATION`] has a value the last
+//!   check did not act on (`status.lastRecheck`, so it survives a restart), and when the
 //!   backoff schedule's `nextCheck` has come. Other reconciles (a Certificate that became
 //!   ready) reuse the last check, so a resync costs no DNS query.
 //! - **Writes**: the Certificate and route by server-side apply (field manager
@@ -160,7 +161,9 @@ impl Context {
     }
 
     /// The last check, or a new one when due; with whether it ran now and whether the
-    /// re-check annotation asked for a new schedule.
+    /// re-check annotation asked for a new schedule. The annotation's value the last check
+    /// acted on is in `status.lastRecheck` (so a restart neither loses a request nor acts
+    /// on one twice) and, until that status is written back, in memory.
     async fn check(
         &self,
         domain: &CustomDomain,
@@ -169,16 +172,20 @@ impl Context {
     ) -> (LastCheck, bool, bool) {
         let uid = domain.uid().unwrap_or_default();
         let recheck = domain.annotations().get(RECHECK_ANNOTATION).cloned();
+        let honoured = domain.status.as_ref().and_then(|s| s.last_recheck.clone());
         let generation = domain.metadata.generation;
         let last = self.last_check(&uid);
+        let asked = recheck.is_some()
+            && recheck != honoured
+            && last.as_ref().is_none_or(|l| l.recheck != recheck);
         if let Some(last) = &last
             && last.generation == generation
-            && last.recheck == recheck
+            && !asked
             && last.next_due.is_none_or(|due| due > now)
         {
             return (last.clone(), false, false);
         }
-        let restart = last.as_ref().is_some_and(|l| l.recheck != recheck);
+        let restart = asked;
         let requirements = required_records(
             &domain.spec.hostname,
             &domain.spec.target,

@@ -202,6 +202,11 @@ pub struct CustomDomainStatus {
     /// The first check of this spec: unmet requirements expire 7 days after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_checked: Option<Time>,
+    /// The value of the `domains.dns01.dev/recheck` annotation the last check acted on: a
+    /// different value checks at once and starts a new schedule, also after a restart of the
+    /// controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_recheck: Option<String>,
 }
 
 /// One record the customer must create.

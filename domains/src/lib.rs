@@ -36,6 +36,7 @@
 //!     validation_zone: ZoneName::parse("acme.platform.example")?,
 //!     traffic_hostname: Fqdn::parse("edge.platform.example")?,
 //!     addresses: vec![],
+//!     apex_alias_target: None,
 //! };
 //! let hostname = Hostname::parse("app.customer.com")?;
 //! let target = Target::Service(ServiceTarget { name: "web".into(), port: 8080 });

@@ -62,6 +62,17 @@ struct ControllerArgs {
     /// A fixed address of the platform for apex domains (repeatable).
     #[arg(long = "address")]
     addresses: Vec<IpAddr>,
+    /// The hostname apex ALIAS/ANAME records point at (when the platform has no --address);
+    /// the traffic hostname by default.
+    #[arg(long, env = "DNS01_APEX_ALIAS_TARGET")]
+    apex_alias_target: Option<String>,
+    /// The port the zones' authoritative nameservers are asked on (53 in production; another
+    /// for a test or a private DNS set-up).
+    #[arg(long, default_value_t = 53)]
+    nameserver_port: u16,
+    /// How long one DNS query to a nameserver may take, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    dns_timeout_ms: u64,
     /// How traffic is routed.
     #[arg(long, value_enum, default_value_t = RouteKind::Ingress)]
     route: RouteKind,
@@ -71,6 +82,10 @@ struct ControllerArgs {
     /// The Gateway HTTPRoutes attach to, as namespace/name (with --route httproute).
     #[arg(long, required_if_eq("route", "httproute"))]
     gateway: Option<String>,
+    /// The Gateway listener HTTPRoutes attach to (`parentRefs[].sectionName`, e.g. `https`);
+    /// every listener of the Gateway when not given (with --route httproute).
+    #[arg(long)]
+    gateway_listener: Option<String>,
     /// The CA's CAA issuer domain to evaluate CAA for (letsencrypt.org).
     #[arg(long)]
     ca: Option<String>,
@@ -114,9 +129,12 @@ struct CheckArgs {
     #[arg(long, env = "DNS01_TRAFFIC_HOSTNAME")]
     traffic_hostname: String,
     /// A fixed address of the platform for apex domains (repeatable); without any, an apex
-    /// gets an ALIAS to the traffic hostname.
+    /// gets an ALIAS to the traffic hostname (or --apex-alias-target).
     #[arg(long = "address")]
     addresses: Vec<IpAddr>,
+    /// The hostname apex ALIAS/ANAME records point at; the traffic hostname by default.
+    #[arg(long, env = "DNS01_APEX_ALIAS_TARGET")]
+    apex_alias_target: Option<String>,
     /// The CA's issuer domain to evaluate CAA for (letsencrypt.org); CAA is not checked without it.
     #[arg(long)]
     ca: Option<String>,
@@ -160,6 +178,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         validation_zone: ZoneName::parse(&args.validation_zone)?,
         traffic_hostname: Fqdn::parse(&args.traffic_hostname)?,
         addresses: args.addresses,
+        apex_alias_target: apex_alias_target(args.apex_alias_target.as_deref())?,
     };
     let requirements = platform_records(&hostname, &args.namespace, &platform)?;
     let bootstrap = match args.resolver.as_deref() {
@@ -199,6 +218,7 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         validation_zone: ZoneName::parse(&args.validation_zone)?,
         traffic_hostname: Fqdn::parse(&args.traffic_hostname)?,
         addresses: args.addresses,
+        apex_alias_target: apex_alias_target(args.apex_alias_target.as_deref())?,
     };
     let route = match args.route {
         RouteKind::Ingress => RouteMode::Ingress {
@@ -212,6 +232,7 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
             RouteMode::HttpRoute {
                 gateway: name.to_owned(),
                 namespace: namespace.to_owned(),
+                section: args.gateway_listener,
             }
         }
         RouteKind::None => RouteMode::None,
@@ -220,7 +241,10 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         None => Bootstrap::System,
         Some(text) => Bootstrap::Resolver(parse_resolver(text)?),
     };
-    let mut config = Config::new(platform, Checker::new(bootstrap));
+    let checker = Checker::new(bootstrap)
+        .nameserver_port(args.nameserver_port)
+        .timeout(Duration::from_millis(args.dns_timeout_ms));
+    let mut config = Config::new(platform, checker);
     config.settings.route = route;
     config.ca = args.ca;
     config.secret_grace = Duration::from_secs(args.secret_grace_days.saturating_mul(86_400));
@@ -304,6 +328,11 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
+}
+
+fn apex_alias_target(text: Option<&str>) -> anyhow::Result<Option<Fqdn>> {
+    text.map(|t| Fqdn::parse(t).map_err(|e| anyhow::anyhow!("--apex-alias-target {t:?}: {e}")))
+        .transpose()
 }
 
 fn parse_resolver(text: &str) -> anyhow::Result<SocketAddr> {

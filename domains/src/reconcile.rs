@@ -60,13 +60,21 @@ pub enum RouteMode {
         /// `spec.ingressClassName`, if the platform names one.
         class: Option<String>,
     },
-    /// A `gateway.networking.k8s.io/v1` HTTPRoute attached to the platform's Gateway (which
-    /// terminates TLS with the certificate's Secret).
+    /// A `gateway.networking.k8s.io/v1` HTTPRoute attached to the platform's Gateway, on one
+    /// of its listeners when `section` names it.
+    ///
+    /// The Gateway terminates TLS; the HTTPRoute cannot name a certificate. The platform's
+    /// HTTPS listener references the certificate Secret (`<CustomDomain name>-tls` in the
+    /// tenant's namespace) in `tls.certificateRefs`, and a ReferenceGrant in the tenant's
+    /// namespace lets the Gateway's namespace read Secrets there. The controller writes neither
+    /// (the Gateway is the platform's); see the README.
     HttpRoute {
         /// The Gateway's name.
         gateway: String,
         /// The Gateway's namespace.
         namespace: String,
+        /// The listener (`parentRefs[].sectionName`), e.g. `https`; all listeners when `None`.
+        section: Option<String>,
     },
     /// No route: the platform's own router serves the hostname.
     None,
@@ -115,7 +123,8 @@ pub struct Observed<'a> {
     pub check: Result<&'a CheckReport, &'a Error>,
     /// Whether the check ran in this reconcile (otherwise `lastChecked` and `nextCheck` stay).
     pub checked_now: bool,
-    /// Whether the re-check annotation asked for a new backoff schedule.
+    /// Whether the re-check annotation asked for a new backoff schedule (its value differs
+    /// from `status.lastRecheck`).
     pub restart_schedule: bool,
     /// The Certificate as stored, if any.
     pub certificate: Option<&'a Certificate>,
@@ -232,11 +241,27 @@ pub fn desired_route(domain: &CustomDomain, mode: &RouteMode) -> Option<DynamicO
             }
             spec
         }
-        RouteMode::HttpRoute { gateway, namespace } => json!({
-            "parentRefs": [{"name": gateway, "namespace": namespace}],
-            "hostnames": [host],
-            "rules": [{"backendRefs": [{"name": service.name, "port": service.port}]}],
-        }),
+        RouteMode::HttpRoute {
+            gateway,
+            namespace,
+            section,
+        } => {
+            let mut parent = json!({
+                "group": "gateway.networking.k8s.io", "kind": "Gateway",
+                "name": gateway, "namespace": namespace,
+            });
+            if let Some(section) = section {
+                parent["sectionName"] = json!(section);
+            }
+            json!({
+                "parentRefs": [parent],
+                "hostnames": [host],
+                "rules": [{
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                    "backendRefs": [{"name": service.name, "port": service.port}],
+                }],
+            })
+        }
         RouteMode::None => return None,
     };
     let mut route = DynamicObject::new(&domain.name_any(), &resource).data(json!({"spec": spec}));
@@ -330,6 +355,7 @@ fn certificate_state(
 /// Reasons worth a Warning event (the others are the normal course of a domain).
 const WARNINGS: &[&str] = &[
     "Conflict",
+    "RouteNotOwned",
     "Expired",
     "IssuanceFailed",
     "CAAForbidsIssuer",
@@ -433,8 +459,22 @@ pub fn reconcile(
         }
         _ => ChildAction::Keep,
     };
+    let route_kind = settings
+        .route
+        .api_resource()
+        .map(|r| r.kind)
+        .unwrap_or_default();
+    let route_object = format!(
+        "{}/{}",
+        domain.namespace().unwrap_or_default(),
+        domain.name_any()
+    );
     let route_state = match (&route, stored_route) {
         _ if !routable => RouteState::Disabled,
+        _ if foreign_route => RouteState::NotOwned {
+            kind: &route_kind,
+            object: &route_object,
+        },
         (ChildAction::Apply(_), _) | (ChildAction::Keep, Some(_)) => RouteState::Routed,
         _ => RouteState::NotRouted,
     };
@@ -458,6 +498,8 @@ pub fn reconcile(
     };
     let mut status = desired_status(basis, &observation, domain.metadata.generation, now);
     if observed.checked_now {
+        // This check answered whatever the re-check annotation asks now.
+        status.last_recheck = domain.annotations().get(RECHECK_ANNOTATION).cloned();
         if let (Some(cap), Some(next)) = (settings.check_delay_cap, &status.next_check)
             && until(now, next) > cap
             && let Ok(capped) = now.checked_add(cap)
@@ -839,11 +881,35 @@ mod tests {
         let gateway = RouteMode::HttpRoute {
             gateway: "edge".into(),
             namespace: "platform".into(),
+            section: Some("https".into()),
         };
         let route = serde_json::to_value(desired_route(&d, &gateway).unwrap()).unwrap();
         assert_eq!(route["apiVersion"], "gateway.networking.k8s.io/v1");
-        assert_eq!(route["spec"]["hostnames"], json!(["app.customer.com"]));
-        assert_eq!(route["spec"]["parentRefs"][0]["namespace"], "platform");
+        assert_eq!(route["kind"], "HTTPRoute");
+        assert_eq!(
+            route["spec"],
+            json!({
+                "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                "name": "edge", "namespace": "platform", "sectionName": "https"}],
+                "hostnames": ["app.customer.com"],
+                "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                           "backendRefs": [{"name": "web", "port": 8080}]}],
+            })
+        );
+        assert_eq!(
+            route["metadata"]["ownerReferences"][0]["uid"], "uid-team-a",
+            "owned by the domain"
+        );
+        let all_listeners = RouteMode::HttpRoute {
+            gateway: "edge".into(),
+            namespace: "platform".into(),
+            section: None,
+        };
+        let route = serde_json::to_value(desired_route(&d, &all_listeners).unwrap()).unwrap();
+        assert!(
+            route["spec"]["parentRefs"][0].get("sectionName").is_none(),
+            "{route}"
+        );
         assert!(desired_route(&d, &RouteMode::None).is_none());
         let mut fixed = d.clone();
         fixed.spec.target = Target::Addresses(vec!["203.0.113.7".parse().unwrap()]);
@@ -1069,7 +1135,21 @@ mod tests {
         let (status, reason, message) = condition(&plan, "CertificateReady");
         assert_eq!((status, reason), ("False", "IssuanceFailed"));
         assert!(message.contains("does not own"), "{message}");
-        assert_eq!(condition(&plan, "Routed").0, "False");
+        let (status, reason, message) = condition(&plan, "Routed");
+        assert_eq!((status, reason), ("False", "RouteNotOwned"));
+        assert!(
+            message.starts_with(
+                "the Ingress team-a/app already exists and is not owned by this CustomDomain"
+            ) && message.contains("delete that Ingress"),
+            "{message}"
+        );
+        assert!(
+            plan.events
+                .iter()
+                .any(|e| e.warning && e.reason == "RouteNotOwned"),
+            "{:?}",
+            plan.events
+        );
         // The same objects owned by the domain are its own: kept, and the route corrected.
         let mut mine = route.clone();
         mine.metadata.owner_references = d.controller_owner_ref(&()).map(|o| vec![o]);

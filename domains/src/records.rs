@@ -3,7 +3,8 @@
 //! - A **subdomain** (`app.customer.com`) gets a CNAME to the platform's traffic hostname.
 //! - An **apex** (`customer.com`: a registrable domain by the public suffix list, where most DNS
 //!   hosts refuse a CNAME) gets A/AAAA records to the platform's fixed addresses, or an
-//!   ALIAS/ANAME to the traffic hostname when the platform has no fixed addresses.
+//!   ALIAS/ANAME to the platform's apex alias target (the traffic hostname unless the platform
+//!   names another) when it has no fixed addresses.
 //! - Every hostname gets the permanent `_acme-challenge.<hostname> CNAME <label>.<zone>`, where
 //!   the label is [`dns01_core::delegation::delegated_name`] of (hostname, tenant): the same
 //!   name the webhook writes the challenge at, and one that only this tenant can be answered at.
@@ -25,6 +26,19 @@ pub struct Platform {
     pub traffic_hostname: Fqdn,
     /// Fixed addresses for apex domains; when empty, an apex gets an ALIAS instead.
     pub addresses: Vec<IpAddr>,
+    /// The hostname apex ALIASes point at, when it is not `traffic_hostname` (a platform may
+    /// keep a name for flattening DNS hosts that resolves only to its anycast addresses).
+    pub apex_alias_target: Option<Fqdn>,
+}
+
+impl Platform {
+    /// The hostname an apex ALIAS points at: [`Platform::apex_alias_target`], else the
+    /// traffic hostname.
+    pub fn apex_target(&self) -> &Fqdn {
+        self.apex_alias_target
+            .as_ref()
+            .unwrap_or(&self.traffic_hostname)
+    }
 }
 
 /// One record the customer must create.
@@ -136,6 +150,7 @@ fn records_for(
         Some(Target::Service(_)) | None if apex && !platform.addresses.is_empty() => {
             to_addresses(&platform.addresses)
         }
+        Some(Target::Service(_)) | None if apex => to_hostname(platform.apex_target()),
         Some(Target::Service(_)) | None => to_hostname(&platform.traffic_hostname),
     };
     let delegation_error = |source| Error::Delegation {
@@ -164,6 +179,7 @@ mod tests {
             validation_zone: ZoneName::parse("acme.platform.example").unwrap(),
             traffic_hostname: Fqdn::parse("edge.platform.example").unwrap(),
             addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+            apex_alias_target: None,
         }
     }
 
@@ -282,6 +298,33 @@ mod tests {
             .unwrap();
             assert_eq!(lines(&got), want, "{host} {target:?} {addresses:?}");
         }
+    }
+
+    #[test]
+    fn an_apex_alias_points_at_the_apex_target_and_subdomains_keep_the_traffic_hostname() {
+        let p = Platform {
+            apex_alias_target: Some(Fqdn::parse("apex.platform.example").unwrap()),
+            ..platform(&[])
+        };
+        let apex = Hostname::parse("customer.com").unwrap();
+        let sub = Hostname::parse("app.customer.com").unwrap();
+        let got = required_records(&apex, &service(), "team-a", &p).unwrap();
+        assert_eq!(
+            got[0].zone_line(),
+            "customer.com. ALIAS apex.platform.example."
+        );
+        let got = platform_records(&sub, "team-a", &p).unwrap();
+        assert_eq!(
+            got[0].zone_line(),
+            "app.customer.com. CNAME edge.platform.example."
+        );
+        // Fixed addresses still win at the apex.
+        let fixed = Platform {
+            addresses: vec!["203.0.113.7".parse().unwrap()],
+            ..p.clone()
+        };
+        let got = required_records(&apex, &service(), "team-a", &fixed).unwrap();
+        assert_eq!(got[0].zone_line(), "customer.com. A 203.0.113.7");
     }
 
     #[test]

@@ -400,6 +400,27 @@ impl WebhookClient {
         })
     }
 
+    /// A client for a webhook served over plain HTTP at `base` (its router run in-process,
+    /// without the aggregated API's TLS and authentication), forwarding
+    /// [`CERT_MANAGER_USER`] and [`CERT_MANAGER_GROUPS`] all the same.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn plain(base: url::Url) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            user: CERT_MANAGER_USER.to_owned(),
+            groups: CERT_MANAGER_GROUPS
+                .iter()
+                .map(|g| (*g).to_owned())
+                .collect(),
+        })
+    }
+
     /// Forwards another identity.
     #[must_use]
     pub fn as_user(mut self, user: &str, groups: &[&str]) -> Self {

@@ -102,6 +102,7 @@ impl BindZone {
 pub struct BindBuilder {
     keys: Vec<TsigKeySpec>,
     zones: Vec<BindZone>,
+    recursion: bool,
 }
 
 impl BindBuilder {
@@ -116,6 +117,16 @@ impl BindBuilder {
     #[must_use]
     pub fn zone(mut self, zone: BindZone) -> Self {
         self.zones.push(zone);
+        self
+    }
+
+    /// Answers queries that ask for recursion from 127.0.0.1 as the resolver in front of the
+    /// authoritative servers would: a CNAME into another of its zones is chased there (without
+    /// it, `named` answers the CNAME alone). For an ACME CA (Pebble) that expects a resolver;
+    /// queries without recursion desired are answered as before.
+    #[must_use]
+    pub fn recursion(mut self) -> Self {
+        self.recursion = true;
         self
     }
 
@@ -192,11 +203,16 @@ impl Bind {
         let port = free_port()?;
         let stats_port = free_port()?;
         let d = dir.path().display();
+        let recursion = if spec.recursion {
+            "recursion yes;\n  allow-recursion { 127.0.0.1; };"
+        } else {
+            "recursion no;"
+        };
         let mut conf = format!(
             "options {{\n  directory \"{d}\";\n  pid-file \"{d}/named.pid\";\n  \
              session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n  \
              listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  \
-             recursion no;\n  dnssec-validation no;\n  notify no;\n  allow-query {{ any; }};\n  \
+             {recursion}\n  dnssec-validation no;\n  notify no;\n  allow-query {{ any; }};\n  \
              minimal-responses yes;\n  max-records-per-type 200;\n}};\n\
              controls {{ }};\n\
              statistics-channels {{ inet 127.0.0.1 port {stats_port} allow {{ 127.0.0.1; }}; }};\n"

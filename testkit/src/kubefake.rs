@@ -696,8 +696,11 @@ fn watch(state: Shared, target: Target, query: HashMap<String, String>) -> Respo
                 loop {
                     let lines: String = {
                         let s = state.lock().unwrap();
+                        // Oldest first: the new ones are a suffix (no scan of the history,
+                        // which made every write cost O(all events) per watch).
+                        let start = s.events.partition_point(|(rv, _, _)| *rv <= last);
                         let fresh: Vec<&(u64, ResourceKind, Value)> =
-                            s.events.iter().filter(|(rv, _, _)| *rv > last).collect();
+                            s.events.iter().skip(start).collect();
                         if let Some((rv, _, _)) = fresh.last() {
                             last = *rv;
                         }

@@ -7,6 +7,7 @@
 
 pub mod acmetest;
 pub mod bind;
+pub mod certmanager;
 pub mod emulator;
 pub mod hostile;
 pub mod kubefake;

@@ -16,6 +16,7 @@ fn platform(addresses: &[&str]) -> Platform {
         validation_zone: ZoneName::parse("acme.platform.test").unwrap(),
         traffic_hostname: Fqdn::parse("edge.platform.test").unwrap(),
         addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        apex_alias_target: None,
     }
 }
 

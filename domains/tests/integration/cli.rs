@@ -126,3 +126,37 @@ fn check_exits_two_with_the_reason_when_it_cannot_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_asks_an_apex_for_an_alias_to_the_apex_alias_target() {
+    let bind = serve(&[]);
+    let addr = bind.addr();
+    let output = Command::new(env!("CARGO_BIN_EXE_dns01-domains"))
+        .args([
+            "check",
+            "customer.test",
+            "--namespace",
+            "team-a",
+            "--validation-zone",
+            "acme.platform.test",
+            "--traffic-hostname",
+            "edge.platform.test",
+            "--apex-alias-target",
+            "apex.platform.test",
+            "--resolver",
+            &addr.to_string(),
+            "--nameserver-port",
+            &addr.port().to_string(),
+            "--timeout-ms",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("  [MISSING] customer.test. ALIAS apex.platform.test.    (traffic)\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("edge.platform.test"), "{stdout}");
+}

@@ -177,6 +177,7 @@ async fn reconcile_once(
         validation_zone: ZoneName::parse("acme.platform.test").unwrap(),
         traffic_hostname: Fqdn::parse("edge.platform.test").unwrap(),
         addresses: vec![],
+        apex_alias_target: None,
     };
     let metrics = std::sync::Arc::new(dns01_domains::metrics::Metrics::default());
     let ctx = Context::new(client, Config::new(platform, checker), store, metrics);
