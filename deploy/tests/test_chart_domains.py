@@ -151,6 +151,9 @@ def test_flags_follow_values():
         "ca": ["letsencrypt.org"],
         "secret-grace-days": ["14"],
         "resolver": ["10.96.0.10"],
+        "apex-alias-target": ["apex.edge.example.com"],
+        "nameserver-port": ["5353"],
+        "dns-timeout-ms": ["2000"],
         "health-addr": ["0.0.0.0:8080"],
         "json-logs": [None],
         "leader-election": [None],
@@ -296,3 +299,17 @@ def test_bad_values_are_refused_with_a_message(values, message):
 def test_notes_warn_about_the_placeholder_zone():
     assert "placeholder" in notes(CHART)
     assert "placeholder" not in notes(CHART, example_values(CHART))
+
+
+def test_httproutes_attach_to_the_chosen_gateway_listener():
+    values = {"route": {"kind": "httproute", "gateway": "platform/edge",
+                        "gatewayListener": "https-customers"}}
+    cont = _container(values)
+    check_args_against_clap(cont, MAIN, SUBCOMMAND_ARGS)
+    _, passed = args_of(cont)
+    assert passed["gateway"] == ["platform/edge"]
+    assert passed["gateway-listener"] == ["https-customers"]
+    # Without a listener the flag is absent (every listener), and never with Ingresses.
+    values["route"].pop("gatewayListener")
+    assert "gateway-listener" not in args_of(_container(values))[1]
+    assert "gateway-listener" not in args_of(_container())[1]
