@@ -235,6 +235,39 @@ pub fn needs_patch(old: Option<&CustomDomainStatus>, new: &CustomDomainStatus) -
     strip(old) != strip(new)
 }
 
+/// Whether the stored status is a stale copy from before the controller's own last write:
+/// the store still shows the status as it was before that write (`before`), and the status
+/// wanted now is the one written (`after`) but for its times (computed from the same stale
+/// copy a moment later, its transitions carry a later time). The watch has not delivered the
+/// write yet; writing it (and its Events) again would be a duplicate.
+pub fn stale_read(
+    before: Option<&CustomDomainStatus>,
+    after: &CustomDomainStatus,
+    stored: Option<&CustomDomainStatus>,
+    desired: &CustomDomainStatus,
+) -> bool {
+    let same = |a: Option<&CustomDomainStatus>, b: Option<&CustomDomainStatus>| match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => !needs_patch(Some(a), b),
+        _ => false,
+    };
+    let timeless = |s: &CustomDomainStatus| CustomDomainStatus {
+        conditions: s
+            .conditions
+            .iter()
+            .map(|c| Condition {
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                ..c.clone()
+            })
+            .collect(),
+        last_checked: None,
+        next_check: None,
+        first_checked: None,
+        ..s.clone()
+    };
+    same(stored, before) && !same(stored, Some(after)) && timeless(after) == timeless(desired)
+}
+
 /// A condition's status, reason and message before it gets its type and times.
 #[derive(Debug, Clone)]
 struct State {
@@ -688,6 +721,50 @@ mod tests {
             "a new generation starts over"
         );
         assert_eq!(respec.conditions[0].reason, "RecordNotFound");
+    }
+
+    #[test]
+    fn a_copy_from_before_the_controllers_own_write_is_stale_and_nothing_else_is() {
+        let ok = report(&[]);
+        let broken = report(&[(
+            ProblemKind::RecordMismatch,
+            Area::Traffic,
+            "`app.customer.com` CNAME: expected edge.platform.example., found old.example.",
+        )]);
+        let observe = |report| Observation {
+            hostname: "app.customer.com",
+            check: Ok(report),
+            conflict: None,
+            certificate: &CertificateState::Ready,
+            route: RouteState::Routed,
+        };
+        let unmet = desired_status(None, &observe(&broken), Some(1), at(0));
+        let met = desired_status(Some(&unmet), &observe(&ok), Some(1), at(60));
+        let met_later = desired_status(Some(&unmet), &observe(&ok), Some(1), at(120));
+        assert!(needs_patch(Some(&unmet), &met));
+        // The controller wrote `met` over `unmet`; the store still shows `unmet` and the next
+        // reconcile wants `met` again (only the check times moved): stale, no second write.
+        assert!(stale_read(Some(&unmet), &met, Some(&unmet), &met_later));
+        // The first write of all: the store showed no status before it.
+        assert!(stale_read(None, &met, None, &met_later));
+        // The store shows the write: not stale (and no write is needed anyway).
+        assert!(!stale_read(Some(&unmet), &met, Some(&met), &met_later));
+        // The status wanted now differs from the one written: write it.
+        assert!(!stale_read(Some(&met), &unmet, Some(&met), &met_later));
+        let other = desired_status(
+            Some(&unmet),
+            &observe(&report(&[(
+                ProblemKind::RecordMismatch,
+                Area::Traffic,
+                "`app.customer.com` CNAME: expected edge.platform.example., found new.example.",
+            )])),
+            Some(1),
+            at(120),
+        );
+        assert!(!stale_read(Some(&unmet), &met, Some(&unmet), &other));
+        // Someone else changed the status since: not the copy from before our write.
+        assert!(!stale_read(None, &met, Some(&unmet), &met_later));
+        assert!(!stale_read(Some(&unmet), &met, None, &met_later));
     }
 
     #[test]

@@ -40,7 +40,8 @@ use serde_json::json;
 
 use crate::certmanager::{Certificate, Challenge};
 use crate::check::{CheckReport, CheckRequest, Checker};
-use crate::crd::CustomDomain;
+use crate::conditions::{needs_patch, stale_read};
+use crate::crd::{CustomDomain, CustomDomainStatus};
 use crate::error::{Error, Result};
 use crate::health::Readiness;
 use crate::metrics::{CheckOutcome, Metrics};
@@ -108,6 +109,9 @@ pub struct Context {
     domains: Store<CustomDomain>,
     recorder: Recorder,
     checks: Mutex<HashMap<String, LastCheck>>,
+    /// Per domain uid, the status before and after the controller's last status write, until
+    /// the store shows the write (see [`stale_read`](crate::conditions::stale_read)).
+    written: Mutex<HashMap<String, (Option<CustomDomainStatus>, CustomDomainStatus)>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -138,6 +142,7 @@ impl Context {
             config,
             domains,
             checks: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         })
     }
 
@@ -157,6 +162,32 @@ impl Context {
     fn forget(&self, uid: &str) {
         if let Ok(mut checks) = self.checks.lock() {
             checks.remove(uid);
+        }
+        if let Ok(mut written) = self.written.lock() {
+            written.remove(uid);
+        }
+    }
+
+    /// Whether `domain` is a stale copy from before this controller's own last status write
+    /// and `desired` is what that write set. A copy that shows the write ends the watch.
+    fn stale_copy(&self, uid: &str, domain: &CustomDomain, desired: &CustomDomainStatus) -> bool {
+        let Ok(mut written) = self.written.lock() else {
+            return false;
+        };
+        let Some((before, after)) = written.get(uid) else {
+            return false;
+        };
+        let stored = domain.status.as_ref();
+        if stored.is_some_and(|s| !needs_patch(Some(s), after)) {
+            written.remove(uid);
+            return false;
+        }
+        stale_read(before.as_ref(), after, stored, desired)
+    }
+
+    fn wrote(&self, uid: String, before: Option<CustomDomainStatus>, after: CustomDomainStatus) {
+        if let Ok(mut written) = self.written.lock() {
+            written.insert(uid, (before, after));
         }
     }
 
@@ -313,7 +344,13 @@ async fn apply(domain: &CustomDomain, namespace: &str, ctx: &Context) -> Result<
         route: route.as_ref(),
         others: &others,
     };
-    let plan = reconcile(domain, &observed, &ctx.config.settings, now);
+    let mut plan = reconcile(domain, &observed, &ctx.config.settings, now);
+    let uid = domain.uid().unwrap_or_default();
+    if plan.patch_status && ctx.stale_copy(&uid, domain, &plan.status) {
+        // Our last write is on its way through the watch: neither it nor its Events again.
+        plan.patch_status = false;
+        plan.events.clear();
+    }
     ctx.metrics
         .set_domain(&domain.uid().unwrap_or_default(), Some(&plan.status));
     if checked_now {
@@ -386,6 +423,11 @@ async fn execute(
         api.patch_status(&name, &apply, &Patch::Apply(&body))
             .await
             .map_err(kube_error("patch CustomDomain status"))?;
+        ctx.wrote(
+            domain.uid().unwrap_or_default(),
+            domain.status.clone(),
+            plan.status.clone(),
+        );
     }
     let reference = domain.object_ref(&());
     for transition in &plan.events {

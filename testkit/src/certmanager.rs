@@ -45,6 +45,9 @@ use crate::pebble::Pebble;
 
 /// The field manager of every write (cert-manager's certificates controller's).
 pub const FIELD_MANAGER: &str = "cert-manager-certificates";
+/// The bearer token the stand-in sends to the API, as cert-manager sends its own service
+/// account's: tests tell its requests from those of the component under test by it.
+pub const BEARER_TOKEN: &str = "cert-manager-stand-in";
 
 /// The webhook and Issuer the stand-in issues with.
 #[derive(Debug, Clone)]
@@ -117,6 +120,10 @@ impl CertManager {
         let worker = Worker {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                .default_headers(reqwest::header::HeaderMap::from_iter([(
+                    reqwest::header::AUTHORIZATION,
+                    reqwest::header::HeaderValue::from_str(&format!("Bearer {BEARER_TOKEN}"))?,
+                )]))
                 .build()?,
             settings,
             account,
