@@ -16,6 +16,8 @@
 //! - [`upstream`]: upstream credentials.
 //! - [`allow`]: allow-lists of repositories and tags; digests reachable from allowed tags.
 //! - [`check`]: the `test <image>` subcommand's steps, as a client pulls.
+//! - [`maintenance`]: the registry janitor's read-only record, so a read-only answer says
+//!   until when.
 //! - [`error`]: [`Error`] and [`Reply`], the one way the gateway answers an error.
 //!
 //! ```no_run
