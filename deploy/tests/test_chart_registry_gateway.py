@@ -69,6 +69,11 @@ RENDERINGS = {
     "existing-tokens": {"auth": {"tokens": {"existingSecret": "my-tokens", "key": "t.yaml"}},
                         "replicaCount": 3, **KEY_SECRET, "networkPolicy": {"enabled": True},
                         "podDisruptionBudget": {"maxUnavailable": "50%"}},
+    "maintenance-leases": {"config": {"routes": [
+        {"name": "a", "host": "a.example", "upstream": "http://registry:5000",
+         "maintenance": {"lease": "registry/dns01-registry-janitor"}},
+        {"name": "b", "host": "b.example", "upstream": "http://registry:5000",
+         "maintenance": {"record_file": "/var/lib/dns01-registry-janitor/readonly-record.json"}}]}},
 }
 
 
@@ -116,6 +121,7 @@ def test_the_configuration_has_only_keys_the_gateway_reads():
             assert set(auth["kubernetes"]) <= _serde_fields("RawKubernetes")
         for route in config["routes"]:
             assert set(route) <= _serde_fields("RawRoute"), route
+    assert {"record_file", "lease"} == _serde_fields("RawMaintenance")
 
 
 def test_the_files_the_configuration_names_are_mounted():
@@ -166,7 +172,7 @@ def test_the_token_file_secret_holds_hashes_in_the_gateways_format():
 def test_token_review_rbac_only_with_kubernetes_auth_and_exactly_create_tokenreviews():
     """kubernetes.rs posts TokenReviews and calls nothing else."""
     sources = "\n".join(p.read_text() for p in SRC.glob("*.rs"))
-    assert set(re.findall(r"\bApi(?:::)?<(\w+)>", sources)) == {"TokenReview"}, \
+    assert set(re.findall(r"\bApi(?:::)?<(\w+)>", sources)) == {"TokenReview", "Lease"}, \
         "the gateway calls another API now: grant it in templates/rbac.yaml and here"
     assert re.findall(r"\.(create|get|list|patch|delete|replace)\(", (SRC / "kubernetes.rs").read_text()) == ["create"]
     for values, want in (({}, False), ({"auth": {"kubernetes": {"enabled": True}}}, True),
@@ -183,6 +189,58 @@ def test_token_review_rbac_only_with_kubernetes_auth_and_exactly_create_tokenrev
         binding = one(objs, "ClusterRoleBinding")
         assert binding["roleRef"]["name"] == role["metadata"]["name"]
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NS}]
+
+
+def _routes_with_leases(*leases):
+    return {"config": {"routes": [
+        {"name": f"r{i}", "host": f"h{i}.example", "upstream": "http://registry:5000", "maintenance": {"lease": lease}}
+        for i, lease in enumerate(leases)
+    ]}}
+
+
+def test_a_maintenance_lease_gets_exactly_get_on_that_lease_in_its_namespace():
+    """maintenance.rs reads the janitor's Lease with `get_opt` and calls nothing else."""
+    assert re.findall(r"\.(create|get_opt|get|list|patch|delete|replace|watch)\(",
+                      (SRC / "maintenance.rs").read_text()) == ["get_opt"]
+    # Two routes on one Lease, one on another: a Role and a RoleBinding per Lease.
+    objs = render(CHART, _routes_with_leases("registry/dns01-registry-janitor", "registry/dns01-registry-janitor",
+                                             "other/janitor"))
+    pod = one(objs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    roles = sorted((o for o in objs if o["kind"] == "Role"), key=lambda o: o["metadata"]["namespace"])
+    assert [(r["metadata"]["namespace"], r["rules"]) for r in roles] == [
+        ("other", [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                    "resourceNames": ["janitor"], "verbs": ["get"]}]),
+        ("registry", [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                       "resourceNames": ["dns01-registry-janitor"], "verbs": ["get"]}]),
+    ]
+    bindings = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "RoleBinding"}
+    assert set(bindings) == {"other", "registry"}
+    for role in roles:
+        binding = bindings[role["metadata"]["namespace"]]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                      "name": role["metadata"]["name"]}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NS}]
+    # The routes reach the gateway's configuration as given.
+    assert [r["maintenance"] for r in _config(objs)["routes"]] == [
+        {"lease": "registry/dns01-registry-janitor"}, {"lease": "registry/dns01-registry-janitor"},
+        {"lease": "other/janitor"}]
+    # A record file needs no API access.
+    objs = render(CHART, {"auth": {"enabled": False}, "config": {"routes": [
+        {"name": "a", "upstream": "http://registry:5000",
+         "maintenance": {"record_file": "/var/lib/dns01-registry-janitor/readonly-record.json"}}]}})
+    assert not {"Role", "RoleBinding", "ClusterRole"} & kinds(objs)
+    assert one(objs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("maintenance", [
+    {"lease": "registry"}, {"lease": "Registry/janitor"}, {"record_file": "relative.json"},
+    {"lease": "a/b", "record_file": "/x"}, {"leese": "a/b"},
+])
+def test_a_bad_maintenance_source_is_refused(maintenance):
+    with pytest.raises(helm.HelmError) as err:
+        render(CHART, {"config": {"routes": [{"name": "a", "upstream": "http://x", "maintenance": maintenance}]}})
+    assert "maintenance" in str(err.value)
 
 
 def test_several_replicas_need_the_shared_signing_key():

@@ -23,6 +23,10 @@
 //!     blob_redirects: follow
 //!     credentials: {kind: bearer, username: vendor, password_file: /run/secrets/ghcr}
 //!     allow: {repositories: ['proxy/app1/ghcr.io/vendor/*'], tags: ['v*']}
+//!   - name: platform                     # read-only answers say until when (the janitor's record):
+//!     upstream: http://registry.internal:5000
+//!     maintenance: {lease: registry/dns01-registry-janitor}
+//!     # or, on one host: maintenance: {record_file: /var/lib/dns01-registry-janitor/readonly-record.json}
 //! ```
 
 use std::collections::BTreeSet;
@@ -34,6 +38,7 @@ use url::Url;
 
 use crate::allow::AllowList;
 use crate::error::{Error, Result};
+use crate::maintenance::RecordSource;
 use crate::route::{RedirectMode, Route};
 
 /// The validated configuration.
@@ -230,6 +235,15 @@ struct RawRoute {
     browser_page: Option<String>,
     #[serde(default)]
     wrap_in_index: bool,
+    maintenance: Option<RawMaintenance>,
+}
+
+/// `routes[].maintenance`: where the registry janitor keeps its read-only record.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaintenance {
+    record_file: Option<PathBuf>,
+    lease: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -469,6 +483,10 @@ impl Config {
                     ),
                 ));
             }
+            let maintenance = r
+                .maintenance
+                .map(|m| maintenance_source(m, &key))
+                .transpose()?;
             routes.push(Route {
                 name: r.name,
                 host,
@@ -484,6 +502,7 @@ impl Config {
                 },
                 browser_page: r.browser_page,
                 wrap_in_index: r.wrap_in_index,
+                maintenance,
             });
         }
         for (k, v) in [
@@ -505,6 +524,85 @@ impl Config {
             routes,
             timeouts: raw.timeouts,
         })
+    }
+}
+
+impl Config {
+    /// Whether the gateway needs a Kubernetes client: TokenReview (`auth.kubernetes`), or a
+    /// route's `maintenance.lease`.
+    pub fn needs_kubernetes(&self) -> bool {
+        self.auth.as_ref().is_some_and(|a| a.kubernetes.is_some())
+            || self
+                .routes
+                .iter()
+                .any(|r| matches!(r.maintenance, Some(RecordSource::Lease { .. })))
+    }
+
+    /// The configuration without what contacts a cluster (`auth.kubernetes`, Lease records),
+    /// for `check`, which reads every file but calls no API.
+    #[must_use]
+    pub fn without_cluster(mut self) -> Self {
+        if let Some(a) = self.auth.as_mut() {
+            a.kubernetes = None;
+        }
+        for r in &mut self.routes {
+            if matches!(r.maintenance, Some(RecordSource::Lease { .. })) {
+                r.maintenance = None;
+            }
+        }
+        self
+    }
+}
+
+/// A DNS-1123 label (namespaces) or subdomain (Lease names).
+fn is_dns1123(s: &str, dots: bool) -> bool {
+    !s.is_empty()
+        && s.len() <= if dots { 253 } else { 63 }
+        && (dots || !s.contains('.'))
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+fn maintenance_source(m: RawMaintenance, key: &impl Fn(&str) -> String) -> Result<RecordSource> {
+    match (m.record_file, m.lease) {
+        (Some(path), None) if path.is_absolute() => Ok(RecordSource::File(path)),
+        (Some(path), None) => Err(Error::config(
+            key("maintenance.record_file"),
+            format!(
+                "`{}` is not an absolute path; write the janitor's record file, e.g. \
+                 `/var/lib/dns01-registry-janitor/readonly-record.json`",
+                path.display()
+            ),
+        )),
+        (None, Some(lease)) => match lease.split_once('/') {
+            Some((namespace, name)) if is_dns1123(namespace, false) && is_dns1123(name, true) => {
+                Ok(RecordSource::Lease {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+            _ => Err(Error::config(
+                key("maintenance.lease"),
+                format!(
+                    "`{lease}` is not `namespace/name` of a Lease; write the janitor's `--lease`, \
+                     e.g. `registry/dns01-registry-janitor`"
+                ),
+            )),
+        },
+        (Some(_), Some(_)) => Err(Error::config(
+            key("maintenance"),
+            "give either `record_file` or `lease`, not both",
+        )),
+        (None, None) => Err(Error::config(
+            key("maintenance"),
+            "give `record_file` (the janitor's state dir) or `lease` (`namespace/name`)",
+        )),
     }
 }
 
@@ -582,6 +680,31 @@ routes:
             ),
             ("routes: []", "routes", "at least one"),
             (
+                "routes: [{name: a, upstream: http://x, maintenance: {lease: registry}}]",
+                "routes[0].maintenance.lease",
+                "namespace/name",
+            ),
+            (
+                "routes: [{name: a, upstream: http://x, maintenance: {lease: Registry/j}}]",
+                "routes[0].maintenance.lease",
+                "namespace/name",
+            ),
+            (
+                "routes: [{name: a, upstream: http://x, maintenance: {record_file: state/r.json}}]",
+                "routes[0].maintenance.record_file",
+                "absolute path",
+            ),
+            (
+                "routes: [{name: a, upstream: http://x, maintenance: {record_file: /r.json, lease: a/b}}]",
+                "routes[0].maintenance",
+                "not both",
+            ),
+            (
+                "routes: [{name: a, upstream: http://x, maintenance: {}}]",
+                "routes[0].maintenance",
+                "record_file",
+            ),
+            (
                 "routes: [{name: a, upstream: http://x, allow: {tags: ['v 1']}}]",
                 "routes[0].allow.tags",
                 "glob",
@@ -616,6 +739,35 @@ routes:
                 other => panic!("{yaml}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_maintenance_record_is_a_file_or_a_lease_and_a_lease_needs_kubernetes() {
+        let c = Config::from_yaml(
+            "routes:\n  - {name: a, upstream: http://x, maintenance: {record_file: /s/readonly-record.json}}\n  - {name: b, host: b, upstream: http://x, maintenance: {lease: registry/janitor.x}}",
+        )
+        .unwrap();
+        assert_eq!(
+            c.routes[0].maintenance,
+            Some(RecordSource::File("/s/readonly-record.json".into()))
+        );
+        assert_eq!(
+            c.routes[1].maintenance,
+            Some(RecordSource::Lease {
+                namespace: "registry".into(),
+                name: "janitor.x".into()
+            })
+        );
+        assert!(c.needs_kubernetes());
+        let offline = c.without_cluster();
+        assert!(!offline.needs_kubernetes());
+        assert!(offline.routes[0].maintenance.is_some());
+        let e = Config::from_yaml(
+            "routes: [{name: a, upstream: http://x, maintenance: {lease: a/b, recordfile: /x}}]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("recordfile"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`upstream`]: upstream credentials.
 //! - [`allow`]: allow-lists of repositories and tags; digests reachable from allowed tags.
 //! - [`check`]: the `test <image>` subcommand's steps, as a client pulls.
+//! - [`maintenance`]: the registry janitor's read-only record, so a read-only answer says
+//!   until when.
 //! - [`error`]: [`Error`] and [`Reply`], the one way the gateway answers an error.
 //!
 //! ```no_run
@@ -38,6 +40,7 @@ pub mod check;
 pub mod config;
 pub mod error;
 pub mod kubernetes;
+pub mod maintenance;
 pub mod metrics;
 mod proxy;
 pub mod rewrite;
@@ -70,6 +73,8 @@ pub struct State {
     /// Digests reachable from allowed tags, by route and upstream name.
     reachable: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<allow::Reachable>)>>,
     metrics: metrics::Metrics,
+    /// The registry janitor's read-only records, for routes that name one.
+    maintenance: maintenance::Records,
 }
 
 impl State {
@@ -93,7 +98,7 @@ impl State {
             .auth
             .map(|a| Auth::load(a, kube.as_ref(), None).map(Arc::new))
             .transpose()?;
-        let routing = Routing::load(config.routes)?;
+        let routing = Routing::load(config.routes, kube.is_some())?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(
@@ -110,10 +115,11 @@ impl State {
         Ok(Arc::new(Self {
             routing: std::sync::RwLock::new(Arc::new(routing)),
             auth: std::sync::RwLock::new(auth),
-            kube,
             http,
             reachable: std::sync::Mutex::default(),
             metrics: metrics::Metrics::default(),
+            maintenance: maintenance::Records::new(kube.as_ref().map(|c| c.0.clone())),
+            kube,
         }))
     }
 
@@ -131,7 +137,7 @@ impl State {
             .auth
             .map(|a| Auth::load(a, self.kube.as_ref(), previous.as_deref()).map(Arc::new))
             .transpose()?;
-        let routing = Arc::new(Routing::load(config.routes)?);
+        let routing = Arc::new(Routing::load(config.routes, self.kube.is_some())?);
         if let Ok(mut a) = self.auth.write() {
             *a = auth;
         }
@@ -190,9 +196,16 @@ struct Routing {
 }
 
 impl Routing {
-    fn load(routes: Vec<Route>) -> Result<Self> {
+    fn load(routes: Vec<Route>, kube: bool) -> Result<Self> {
         let mut upstreams = HashMap::new();
         for (i, r) in routes.iter().enumerate() {
+            if !kube && matches!(r.maintenance, Some(maintenance::RecordSource::Lease { .. })) {
+                return Err(Error::config(
+                    format!("routes[{i}].maintenance.lease"),
+                    "the gateway has no Kubernetes client to read the Lease with; run it in the \
+                     cluster (or with a kubeconfig), or use `record_file`",
+                ));
+            }
             let u = UpstreamAuth::load(&r.credentials)
                 .map_err(|e| Error::config(format!("routes[{i}].credentials"), e.to_string()))?;
             upstreams.insert(r.name.clone(), Arc::new(u));

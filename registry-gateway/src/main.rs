@@ -68,12 +68,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Check { config } => {
-            let mut c = load(&config)?;
             // The check reads every file; the cluster is not contacted.
-            if let Some(a) = c.auth.as_mut() {
-                a.kubernetes = None;
-            }
-            State::new(c)?;
+            State::new(load(&config)?.without_cluster())?;
             println!("{}: ok", config.display());
             Ok(())
         }
@@ -103,13 +99,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve { config, listen } => {
             let loaded = load(&config)?;
-            let kube =
-                match loaded.auth.as_ref().and_then(|a| a.kubernetes.as_ref()) {
-                    Some(_) => Some(kube::Client::try_default().await.context(
-                        "auth.kubernetes: no Kubernetes client (in-cluster or kubeconfig)",
-                    )?),
-                    None => None,
-                };
+            let kube = if loaded.needs_kubernetes() {
+                Some(kube::Client::try_default().await.context(
+                        "auth.kubernetes or a route's maintenance.lease: no Kubernetes client (in-cluster or kubeconfig)",
+                    )?)
+            } else {
+                None
+            };
             let state = State::with_kubernetes(loaded, kube)?;
             tokio::spawn(dns01_registry_gateway::watch_config(
                 std::sync::Arc::clone(&state),

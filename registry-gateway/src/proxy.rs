@@ -458,7 +458,7 @@ pub(crate) async fn catalog(
     }
     let resp = req.send().await.map_err(|e| unreachable(route, &e))?;
     if !resp.status().is_success() {
-        return Err(upstream_error(route, resp, None).await);
+        return Err(upstream_error(&state, route, resp, None).await);
     }
     let link = resp
         .headers()
@@ -671,7 +671,7 @@ async fn api_inner(
         return follow(state, route, resp, &headers, auth).await;
     }
     if needs_mapping(status) {
-        return Err(upstream_error(route, resp, Some((&upstream_name, &api.name))).await);
+        return Err(upstream_error(state, route, resp, Some((&upstream_name, &api.name))).await);
     }
     let platform = client_platform(&headers);
     pass(
@@ -724,7 +724,7 @@ async fn follow(
         resp = req.send().await.map_err(|e| unreachable(route, &e))?;
         if !resp.status().is_redirection() {
             if needs_mapping(resp.status()) {
-                return Err(upstream_error(route, resp, None).await);
+                return Err(upstream_error(state, route, resp, None).await);
             }
             return Ok(stream(resp, |_| true, &state.metrics.bytes(&route.name)));
         }
@@ -883,6 +883,7 @@ fn bad_upstream(route: &Route, why: &str) -> Reply {
 
 /// An upstream error as an answer a person can act on.
 async fn upstream_error(
+    state: &State,
     route: &Route,
     resp: reqwest::Response,
     names: Option<(&Repository, &Repository)>,
@@ -952,13 +953,31 @@ async fn upstream_error(
             ErrorCode::Denied,
             format!("the upstream registry {upstream} of route {r} denied this with the gateway's credentials (403: {said})"),
         ),
-        405 if is_text => Reply::new(
-            ErrorCode::Unsupported,
-            format!(
-                "the registry {upstream} of route {r} is in maintenance (read-only): pulls work, pushes and deletes \
-                 are refused until the maintenance window ends; try again later"
-            ),
-        ),
+        405 if is_text => {
+            let now = jiff::Timestamp::now();
+            let until = match &route.maintenance {
+                Some(source) => state.maintenance.until(source, now).await,
+                None => None,
+            };
+            match until {
+                Some(until) => Reply::new(
+                    ErrorCode::Unsupported,
+                    format!(
+                        "the registry {upstream} of route {r} is in maintenance (read-only) until {} at the latest: \
+                         pulls work, pushes and deletes are refused until the maintenance window ends; try again then",
+                        until.utc()
+                    ),
+                )
+                .header(header::RETRY_AFTER, &until.seconds_left(now).to_string()),
+                None => Reply::new(
+                    ErrorCode::Unsupported,
+                    format!(
+                        "the registry {upstream} of route {r} is in maintenance (read-only): pulls work, pushes and deletes \
+                         are refused until the maintenance window ends; try again later"
+                    ),
+                ),
+            }
+        }
         405 => Reply::new(ErrorCode::Unsupported, format!("the upstream registry {upstream} of route {r} does not support this ({said})")),
         s => Reply::with_status(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1257,7 +1276,7 @@ async fn wrap_in_index(
     )
     .await?;
     if !resp.status().is_success() {
-        return Err(upstream_error(route, resp, Some((upstream_name, client_name))).await);
+        return Err(upstream_error(state, route, resp, Some((upstream_name, client_name))).await);
     }
     let resp = send(state.http.get(url(format!(
         "v2/{upstream_name}/blobs/{}",
@@ -1265,7 +1284,7 @@ async fn wrap_in_index(
     ))?))
     .await?;
     if !resp.status().is_success() {
-        return Err(upstream_error(route, resp, Some((upstream_name, client_name))).await);
+        return Err(upstream_error(state, route, resp, Some((upstream_name, client_name))).await);
     }
     let config: serde_json::Value = read_small(resp)
         .await
@@ -1291,7 +1310,7 @@ async fn wrap_in_index(
     )
     .await?;
     if !resp.status().is_success() {
-        return Err(upstream_error(route, resp, Some((upstream_name, client_name))).await);
+        return Err(upstream_error(state, route, resp, Some((upstream_name, client_name))).await);
     }
     Ok((
         StatusCode::CREATED,

@@ -327,6 +327,7 @@ mod tests {
             allow: crate::allow::AllowList::default(),
             browser_page: None,
             wrap_in_index: false,
+            maintenance: None,
         }
     }
 

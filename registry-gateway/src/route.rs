@@ -55,6 +55,9 @@ pub struct Route {
     /// Store a single-platform manifest pushed under a tag as an OCI index of one entry
     /// under that tag (every tag an index, Molnett's standard).
     pub wrap_in_index: bool,
+    /// Where the registry janitor's read-only record is: a read-only answer then says until
+    /// when the window lasts at the latest.
+    pub maintenance: Option<crate::maintenance::RecordSource>,
 }
 
 impl Route {
@@ -172,6 +175,7 @@ mod tests {
             allow: AllowList::default(),
             browser_page: None,
             wrap_in_index: false,
+            maintenance: None,
         }
     }
 

@@ -18,6 +18,10 @@ use crate::record::{Journal, Record};
 use crate::storage;
 use crate::switch::Switch;
 
+/// A probe request's own bound ([`WriteProbe`]), added to the probe's timeout in the latest
+/// end of a window.
+const PROBE_REQUEST: Duration = Duration::from_secs(5);
+
 /// How a [`Gc`] runs.
 #[derive(Debug, Clone)]
 pub struct GcOptions {
@@ -307,11 +311,13 @@ impl Gc {
             ));
             return;
         }
+        let now = jiff::Timestamp::now();
         let record = Record {
             run_id: run_id.to_owned(),
-            since: jiff::Timestamp::now().to_string(),
+            since: now.to_string(),
             switch: self.switch.name().to_owned(),
             pid: std::process::id(),
+            until: Some(self.latest_end(now).to_string()),
         };
         if let Err(e) = self.journal.write(&record).await {
             summary.error = Some(chain(&e));
@@ -370,6 +376,22 @@ impl Gc {
             window_seconds = summary.window_seconds,
             "read-only window closed"
         );
+    }
+
+    /// The latest a window opened at `opened` can end, from the deadlines the run honours:
+    /// switch to read-only, probe until writes are refused, the collector's deadline, switch
+    /// back, probe until writes are accepted (each probe request bounded too), rounded up to
+    /// the second. The gateway tells clients this time.
+    pub fn latest_end(&self, opened: jiff::Timestamp) -> jiff::Timestamp {
+        let probing = self.probe.timeout + PROBE_REQUEST;
+        let longest =
+            self.switch.longest_switch() * 2 + probing * 2 + self.options.collector_deadline;
+        let secs = i64::try_from(longest.as_secs()).unwrap_or(i64::MAX / 2) + 1;
+        opened
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap_or(jiff::Timestamp::MAX)
+            .round(jiff::Unit::Second)
+            .unwrap_or(jiff::Timestamp::MAX)
     }
 
     async fn window(&self) -> Result<WindowOutcome> {

@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::lock::Lock;
 use crate::record::{Journal, Record};
 
-/// The annotation holding the read-only record.
-pub const RECORD_ANNOTATION: &str = "janitor.dns01.io/read-only-record";
+/// The annotation holding the read-only record (shared with the gateway, which reads it).
+pub use dns01_registry::maintenance::RECORD_ANNOTATION;
 
 fn kube_err(what: &str) -> impl FnOnce(kube::Error) -> Error + '_ {
     move |source| Error::Kubernetes {

@@ -2,7 +2,8 @@
 //!
 //! Garbage collection for CNCF Distribution in a read-only window that always ends.
 //!
-//! - [`gc`]: the routine — [`lock`] → [`record`] "made read-only by run X at T" →
+//! - [`gc`]: the routine — [`lock`] → [`record`] "made read-only by run X at T, until U at
+//!   the latest" (the gateway reads it to tell clients) →
 //!   read-only → [`probe`] that writes are refused → collector with a deadline → prune
 //!   empty repositories ([`storage`]) → read-write → probe that writes are accepted → clear
 //!   the record. Read-write comes back on every path (collector failure, deadline, signal,

@@ -5,22 +5,11 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// What a janitor writes before it opens the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// The run that made the registry read-only.
-    pub run_id: String,
-    /// When (RFC 3339).
-    pub since: String,
-    /// The switch used (`process`, `command`, `kubernetes`).
-    pub switch: String,
-    /// The janitor's pid (informational).
-    pub pid: u32,
-}
+/// What a janitor writes before it opens the window: the wire type shared with the gateway.
+pub use dns01_registry::maintenance::Record;
 
 /// Where the record is kept (a file locally; an annotation on the Lease in a cluster).
 #[async_trait]
@@ -100,6 +89,7 @@ mod tests {
             since: "2026-12-03T01:00:00Z".into(),
             switch: "process".into(),
             pid: 7,
+            until: Some("2026-12-03T01:10:00Z".into()),
         };
         j.write(&r).await.unwrap();
         assert_eq!(

@@ -13,6 +13,8 @@
 //! - [`auth`]: `WWW-Authenticate` challenges, token scopes and the token endpoint's answer.
 //! - [`jwt`]: registry tokens as CNCF Distribution's `auth.token` mode checks them (libtrust
 //!   key id, string audience), so a gateway can be Distribution's token server.
+//! - [`maintenance`]: the janitor's read-only [`Record`] (until when writes are refused),
+//!   which the gateway reads to tell clients.
 //! - [`client`]: an async distribution client: ping, the Bearer token dance, manifests,
 //!   streamed blobs, tags and catalog pages, deletes, uploads.
 //!
@@ -47,6 +49,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod jwt;
+pub mod maintenance;
 pub mod manifest;
 pub mod media;
 pub mod name;
@@ -54,5 +57,6 @@ pub mod name;
 pub use auth::{Challenge, Scope, TokenResponse};
 pub use client::{Blob, Client, ClientBuilder, Credentials, FetchedManifest, ManifestHead, Page};
 pub use error::{Error, ErrorBody, ErrorCode, ErrorInfo, Result};
+pub use maintenance::Record;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform};
 pub use name::{Digest, ImageRef, Reference, Repository, Tag};

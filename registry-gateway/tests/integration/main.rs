@@ -6,5 +6,6 @@
 mod bearer;
 mod distribution;
 mod hostile;
+mod maintenance;
 mod router;
 mod support;

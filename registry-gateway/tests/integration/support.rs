@@ -56,8 +56,26 @@ impl Gateway {
         yaml: &str,
         watch: Option<PathBuf>,
     ) -> Self {
-        let addr = listener.local_addr().unwrap();
         let state = State::new(Config::from_yaml(yaml).unwrap()).unwrap();
+        Self::serve_state(listener, state, watch)
+    }
+
+    /// Serves with a Kubernetes client (a fake API's), as `serve` does in a cluster.
+    pub(crate) fn serve_with_kube(
+        listener: std::net::TcpListener,
+        yaml: &str,
+        kube: kube::Client,
+    ) -> Self {
+        let state = State::with_kubernetes(Config::from_yaml(yaml).unwrap(), Some(kube)).unwrap();
+        Self::serve_state(listener, state, None)
+    }
+
+    fn serve_state(
+        listener: std::net::TcpListener,
+        state: Arc<State>,
+        watch: Option<PathBuf>,
+    ) -> Self {
+        let addr = listener.local_addr().unwrap();
         let watched = watch.map(|p| (Arc::clone(&state), p));
         let logs = Logs::default();
         let writer = logs.clone();

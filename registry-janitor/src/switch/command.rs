@@ -57,6 +57,10 @@ impl Switch for CommandSwitch {
         run_collector(cmd, "the collect command", deadline).await
     }
 
+    fn longest_switch(&self) -> Duration {
+        self.switch_timeout
+    }
+
     fn storage_root(&self) -> Option<PathBuf> {
         self.storage.clone()
     }

@@ -382,6 +382,11 @@ impl Switch for KubernetesSwitch {
         }
     }
 
+    fn longest_switch(&self) -> Duration {
+        // The rollout, plus the API calls around it.
+        self.rollout_timeout + Duration::from_secs(30)
+    }
+
     fn storage_root(&self) -> Option<PathBuf> {
         self.storage.clone()
     }

@@ -32,6 +32,10 @@ pub trait Switch: Send + Sync + std::fmt::Debug {
     async fn set_read_write(&self) -> Result<()>;
     /// Runs the registry's collector (never with `--delete-untagged`), killed past `deadline`.
     async fn collect(&self, deadline: Duration) -> Result<CollectorRun>;
+    /// The longest one switch (to read-only, or back) may take before it fails: with the
+    /// probe's timeout and the collector's deadline, it bounds the window the janitor records
+    /// (`until`, which the gateway tells clients).
+    fn longest_switch(&self) -> Duration;
     /// The storage root on this host when the switch knows it (filesystem storage): used to
     /// prune empty repositories and count bytes freed.
     fn storage_root(&self) -> Option<PathBuf>;

@@ -278,6 +278,11 @@ impl Switch for ProcessSwitch {
         run_collector(cmd, "docker-registry garbage-collect", deadline).await
     }
 
+    fn longest_switch(&self) -> Duration {
+        // Stop (SIGTERM, then the port closing) and start, each bounded by the deadline.
+        PROCESS_DEADLINE * 3
+    }
+
     fn storage_root(&self) -> Option<PathBuf> {
         let config = self.read_config().ok()?;
         config["storage"]["filesystem"]["rootdirectory"]

@@ -304,6 +304,9 @@ impl Switch for PanickingCollector {
     async fn collect(&self, _deadline: Duration) -> dns01_registry_janitor::Result<CollectorRun> {
         panic!("collector bug")
     }
+    fn longest_switch(&self) -> Duration {
+        self.0.longest_switch()
+    }
     fn storage_root(&self) -> Option<std::path::PathBuf> {
         self.0.storage_root()
     }
@@ -451,6 +454,16 @@ async fn a_janitor_sigkilled_mid_window_is_undone_by_the_next_start() {
         record["run_id"].as_str().unwrap().starts_with("gc-"),
         "{record}"
     );
+    // And until when at the latest (what the gateway tells clients): the process switch
+    // (3 × 20 s) and the probe (10 + 5 s) both ways, and the collector's 60 s deadline.
+    let since: jiff::Timestamp = record["since"].as_str().unwrap().parse().unwrap();
+    let until: jiff::Timestamp = record["until"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no `until` in {record}"))
+        .parse()
+        .unwrap();
+    let span = until.as_second() - since.as_second();
+    assert!((210..=212).contains(&span), "{record}");
 
     let real = dns01_testkit::registry::binary("docker-registry").unwrap();
     let out = janitor(&served, &real).output().unwrap();

@@ -66,6 +66,7 @@ async fn a_gc_run_keeps_its_lock_and_record_on_the_lease_and_leaves_both_cleared
         since: "2026-12-03T01:00:00Z".into(),
         switch: "process".into(),
         pid: 1,
+        until: Some("2026-12-03T01:05:00Z".into()),
     };
     journal.write(&r).await.unwrap();
     assert_eq!(
@@ -116,6 +117,8 @@ async fn the_cli_undoes_a_window_recorded_on_the_lease_by_a_janitor_that_died() 
         since: "2026-12-03T01:00:00Z".into(),
         switch: "process".into(),
         pid: 1,
+        // A janitor from before `until` existed.
+        until: None,
     };
     LeaseJournal::new(c, "registry", "janitor")
         .write(&record)
@@ -228,6 +231,18 @@ async fn a_window_longer_than_the_lease_keeps_it_renewed() {
     let gc = lease_gc(&served, slow, &c, Duration::from_secs(2));
     let run = tokio::spawn(async move { gc.run("run-long", std::future::pending()).await });
     wait_for_window(&served).await;
+    // The record on the Lease says until when the window can last at the latest: switch
+    // (3 × 20 s) and probe (10 + 5 s) both ways, and the collector's 40 s deadline.
+    let lease = fake.object(&leases(), "registry", "janitor").unwrap();
+    let text = lease["metadata"]["annotations"][RECORD_ANNOTATION]
+        .as_str()
+        .unwrap_or_else(|| panic!("no record on the Lease during the window: {lease}"));
+    let record: Record = serde_json::from_str(text).unwrap();
+    assert_eq!(record.run_id, "run-long");
+    let since: jiff::Timestamp = record.since.parse().unwrap();
+    let until = record.until_timestamp().expect("the record has no `until`");
+    let span = until.as_second() - since.as_second();
+    assert!((190..=192).contains(&span), "{record:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     // Past the Lease's duration since it was taken: still ours, renewed.
     let e = LeaseLock::new(c.clone(), "registry", "janitor", Duration::from_secs(2))

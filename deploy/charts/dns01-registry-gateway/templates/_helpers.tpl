@@ -113,3 +113,20 @@ from auth.* with the paths where the chart mounts the token file and the signing
 {{- end -}}
 {{- toJson (uniq $hosts) -}}
 {{- end -}}
+
+{{/*
+The janitor Leases the routes read the read-only record from (`maintenance.lease`,
+`namespace/name`), each once, comma-separated and sorted; empty when no route names one.
+*/}}
+{{- define "dns01-registry-gateway.maintenanceLeases" -}}
+{{- $leases := dict -}}
+{{- range $i, $route := .Values.config.routes -}}
+{{- with (dig "maintenance" "lease" "" $route) -}}
+{{- if ne (len (splitList "/" .)) 2 -}}
+{{- fail (printf "config.routes[%d].maintenance.lease: `%s` is not `namespace/name` of the janitor's Lease" $i .) -}}
+{{- end -}}
+{{- $_ := set $leases . true -}}
+{{- end -}}
+{{- end -}}
+{{- keys $leases | sortAlpha | join "," -}}
+{{- end -}}
