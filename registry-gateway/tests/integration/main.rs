@@ -8,3 +8,4 @@ mod distribution;
 mod hostile;
 mod router;
 mod support;
+mod tls;
