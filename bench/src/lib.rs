@@ -11,11 +11,14 @@
 //! 4. Gandi calls ([`gandi`]), read from the emulator's counters; RFC 2136 UPDATEs
 //!    ([`rfc2136`]), read from BIND's statistics channel.
 //! 5. Per-request overhead of `dns01-gandi` over a bare HTTP call.
+//! 6. The registry gateway ([`gateway`]): blob pulls over TLS against nginx and the registry,
+//!    its memory during them, manifest GET latency at 64 connections against nginx.
 //!
 //! Results are rows of a [`table::Table`], printed as markdown and written to a file.
 #![warn(missing_docs)]
 
 pub mod gandi;
+pub mod gateway;
 pub mod load;
 pub mod pki;
 pub mod procfs;
