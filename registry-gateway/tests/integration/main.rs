@@ -5,6 +5,7 @@
 
 mod bearer;
 mod distribution;
+mod fuzz;
 mod hostile;
 mod router;
 mod support;
