@@ -18,6 +18,10 @@
 //! - [`check`]: the `test <image>` subcommand's steps, as a client pulls.
 //! - [`error`]: [`Error`] and [`Reply`], the one way the gateway answers an error.
 //!
+//! [`router`] serves the registry API; [`metrics_router`] serves `/metrics` on a listener of its
+//! own. The binary serves both through `dns01-server` (TLS with certificate reload, header
+//! size and slow-client limits, graceful shutdown); any axum server will do for embedding:
+//!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! use dns01_registry_gateway::{Config, State, router};
