@@ -127,7 +127,19 @@ pub fn binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 struct Process(Child);
 
 impl Drop for Process {
+    /// SIGTERM first: nginx's master stops its workers then, while a SIGKILL would leave
+    /// them running. SIGKILL if it is still there after 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
