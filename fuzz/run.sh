@@ -19,7 +19,7 @@ shift || true
 if [ "$#" -gt 0 ]; then
   targets=("$@")
 else
-  targets=(payload_handler name_parser txt_decoder config_parser)
+  targets=(payload_handler name_parser txt_decoder config_parser www_authenticate scope_parser name_rewriter)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

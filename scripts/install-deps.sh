@@ -16,6 +16,8 @@ command -v podman >/dev/null 2>&1 || [ -x /usr/bin/podman ] || need_apt+=(podman
 command -v umoci >/dev/null 2>&1 || [ -x /usr/bin/umoci ] || need_apt+=(umoci)
 # Apache's htpasswd: bcrypt hashes for registries with htpasswd auth (the janitor's credential tests).
 command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
+# The reverse proxy the registry gateway's benchmark compares against.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: installing ${need_apt[*]}"
@@ -31,6 +33,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now named >/dev/null 2>&1 || true
     $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
   fi
 fi
 

@@ -11,6 +11,8 @@
 //! 4. Gandi calls ([`gandi`]), read from the emulator's counters; RFC 2136 UPDATEs
 //!    ([`rfc2136`]), read from BIND's statistics channel.
 //! 5. Per-request overhead of `dns01-gandi` over a bare HTTP call.
+//! 6. The registry gateway ([`gateway`]): blob pulls over TLS against nginx and the registry,
+//!    its memory during them, manifest GET latency at 64 connections against nginx.
 //!
 //! And the custom-domain controller at scale ([`domains`]).
 //!
@@ -19,6 +21,7 @@
 
 pub mod domains;
 pub mod gandi;
+pub mod gateway;
 pub mod load;
 pub mod pki;
 pub mod procfs;

@@ -76,6 +76,12 @@ struct Cli {
     /// The `bench-baseline` binary; by default built and found like `--webhook-bin`.
     #[arg(long)]
     baseline_bin: Option<PathBuf>,
+    /// Only figure 6, the registry gateway (with `--short`: its short variant).
+    #[arg(long, conflicts_with = "servers_only")]
+    gateway_only: bool,
+    /// The `dns01-registry-gateway` binary; by default built and found like `--webhook-bin`.
+    #[arg(long)]
+    gateway_bin: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -125,6 +131,18 @@ async fn run(cli: &Cli) -> anyhow::Result<Table> {
         "release"
     };
     let load_start = loadavg();
+    if cli.gateway_only || !cli.servers_only {
+        let bin = dns01_bench::gateway::binary(cli.gateway_bin.as_deref())?;
+        let options = if cli.short {
+            dns01_bench::gateway::Options::short(bin)
+        } else {
+            dns01_bench::gateway::Options::full(bin)
+        };
+        dns01_bench::gateway::figure6(&mut table, &options).await?;
+    }
+    if cli.gateway_only {
+        return Ok(table);
+    }
     if cli.short {
         eprintln!("figure 4 (short mode)");
         gandi::figure4(&mut table, 100, cli.client_limit, true).await?;

@@ -10,6 +10,7 @@ use std::alloc::System;
 
 use cap::Cap;
 
+pub mod registry;
 pub mod targets;
 
 /// Most memory the Rust code of a target may hold at once (256 MiB, as

@@ -20,6 +20,10 @@
 //!   until when.
 //! - [`error`]: [`Error`] and [`Reply`], the one way the gateway answers an error.
 //!
+//! [`router`] serves the registry API; [`metrics_router`] serves `/metrics` on a listener of its
+//! own. The binary serves both through `dns01-server` (TLS with certificate reload, header
+//! size and slow-client limits, graceful shutdown); any axum server will do for embedding:
+//!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! use dns01_registry_gateway::{Config, State, router};
@@ -252,8 +256,9 @@ pub async fn watch_config(state: Arc<State>, path: std::path::PathBuf, every: Du
     }
 }
 
-/// The gateway's HTTP API: `/v2/…`, `/token`, `/metrics`, `/healthz`, and OCI errors for
-/// anything else.
+/// The gateway's HTTP API: `/v2/…`, `/token`, `/healthz`, and OCI errors for anything else.
+/// Metrics are not here but on [`metrics_router`], served on a listener of its own so the
+/// public address never exposes them.
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/v2/", get(proxy::ping))
@@ -261,13 +266,21 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/token", get(proxy::token))
         .route("/v2/_catalog", get(proxy::catalog))
         .route("/v2/{*rest}", any(proxy::api))
-        .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(proxy::fallback)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             access_log,
         ))
+        .with_state(state)
+}
+
+/// Prometheus metrics (`/metrics`, OpenMetrics text) and `/healthz`, for the metrics listener
+/// (`--metrics-addr`).
+pub fn metrics_router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
 }
 
@@ -313,7 +326,7 @@ async fn access_log(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    if path != "/metrics" && path != "/healthz" {
+    if path != "/healthz" {
         state.metrics.request(&served, method.as_str(), status);
     }
     tracing::info!(

@@ -32,9 +32,13 @@ pub mod local;
 pub mod logging;
 pub mod metrics;
 pub mod secrets;
-pub mod server;
 pub mod solver;
-pub mod tls;
+
+/// The HTTPS server loop (connection limits, timeouts, graceful shutdown), shared with the
+/// registry gateway.
+pub use dns01_server::serve as server;
+/// TLS serving with certificate reload, shared with the registry gateway.
+pub use dns01_server::tls;
 
 use std::sync::Arc;
 use std::time::Duration;

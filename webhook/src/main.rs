@@ -505,9 +505,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         handshake_timeout: args.tls_handshake_timeout,
         header_read_timeout: args.request_read_timeout,
-        body_read_timeout: args.request_read_timeout,
+        body_read_timeout: Some(args.request_read_timeout),
         idle_timeout: args.idle_timeout,
         shutdown_timeout: args.shutdown_grace_period,
+        ..server::ServeOptions::default()
     };
     server::serve_with_options(listener, tls_config, app, shutdown_signal(), options)
         .await
@@ -621,7 +622,10 @@ mod tests {
         assert_eq!(cli.serve.max_connections, defaults.max_connections);
         assert_eq!(cli.serve.tls_handshake_timeout, defaults.handshake_timeout);
         assert_eq!(cli.serve.request_read_timeout, defaults.header_read_timeout);
-        assert_eq!(cli.serve.request_read_timeout, defaults.body_read_timeout);
+        assert_eq!(
+            Some(cli.serve.request_read_timeout),
+            defaults.body_read_timeout
+        );
         assert_eq!(cli.serve.idle_timeout, defaults.idle_timeout);
         assert_eq!(
             cli.serve.max_request_body_bytes,

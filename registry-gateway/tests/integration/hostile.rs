@@ -224,9 +224,12 @@ async fn each_upstream_failure_reaches_the_client_as_an_oci_error_naming_the_ups
     assert_eq!(body["errors"][0]["code"], "MANIFEST_INVALID");
     assert_eq!(env.hostile.authorizations().len(), sent_before);
 
+    // Metrics are not on the public listener.
+    let (status, text, _) = seen(http.get(format!("{base}/metrics")).send().await.unwrap()).await;
+    assert_eq!(status, 404, "{text}");
     // Metrics count requests by route, project, method and status, and streamed bytes.
     let metrics = http
-        .get(format!("{base}/metrics"))
+        .get(format!("http://{}/metrics", env.gateway.metrics_addr))
         .send()
         .await
         .unwrap()

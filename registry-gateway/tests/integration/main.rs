@@ -5,7 +5,9 @@
 
 mod bearer;
 mod distribution;
+mod fuzz;
 mod hostile;
 mod maintenance;
 mod router;
 mod support;
+mod tls;

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use dns01_registry_gateway::{Config, State, router};
+use dns01_registry_gateway::{Config, State, metrics_router, router};
 use sha2::Digest as _;
 
 /// Captured log output.
@@ -34,6 +34,8 @@ impl Write for Logs {
 /// A running gateway.
 pub(crate) struct Gateway {
     pub(crate) addr: SocketAddr,
+    /// The metrics listener (`metrics_router`), apart from the public one.
+    pub(crate) metrics_addr: SocketAddr,
     pub(crate) logs: Logs,
 }
 
@@ -76,6 +78,8 @@ impl Gateway {
         watch: Option<PathBuf>,
     ) -> Self {
         let addr = listener.local_addr().unwrap();
+        let metrics_listener = bind();
+        let metrics_addr = metrics_listener.local_addr().unwrap();
         let watched = watch.map(|p| (Arc::clone(&state), p));
         let logs = Logs::default();
         let writer = logs.clone();
@@ -98,11 +102,18 @@ impl Gateway {
                         std::time::Duration::from_millis(100),
                     ));
                 }
+                let metrics_listener = tokio::net::TcpListener::from_std(metrics_listener).unwrap();
+                let metrics_app = metrics_router(Arc::clone(&state));
+                tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 axum::serve(listener, router(state)).await.unwrap();
             });
         });
-        Self { addr, logs }
+        Self {
+            addr,
+            metrics_addr,
+            logs,
+        }
     }
 
     pub(crate) fn port(&self) -> u16 {

@@ -156,7 +156,7 @@ async fn a_client_that_stalls_halfway_through_its_headers_is_disconnected_after_
 async fn a_client_that_stalls_in_the_middle_of_its_body_gets_400_and_is_disconnected_after_the_body_read_timeout()
  {
     let options = ServeOptions {
-        body_read_timeout: Duration::from_millis(500),
+        body_read_timeout: Some(Duration::from_millis(500)),
         ..ServeOptions::default()
     };
     let server = TlsWebhook::start(router(memory_state(&["example.com"]).0), options).await;

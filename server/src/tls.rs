@@ -1,16 +1,15 @@
 //! TLS: a rustls `ServerConfig` (ring, TLS 1.2 and 1.3 only) whose certificate reloads from
-//! disk without a restart, and a client-certificate policy that leaves trust decisions to
-//! [`crate::auth`]. The connection loop that serves it is [`crate::server`].
+//! disk without a restart, and an optional client-certificate policy that leaves trust
+//! decisions to the application. The connection loop that serves it is [`crate::serve`].
 //!
 //! # Client certificates
-//! The server *requests* a client certificate but does not require one, and at the TLS layer
-//! it verifies only the handshake signature, i.e. that the client holds the private key of the
-//! certificate it presented. Whether the chain is trusted, and by which CA (front-proxy
-//! requestheader CA or client CA, both of which change at runtime), is decided per request by
-//! [`crate::auth::Authenticator`] from the [`PeerCertificates`] extension. This mirrors the Go
-//! framework (`tls.RequestClientCert` + per-request x509 verification): a client with an
-//! untrusted certificate still completes the handshake and gets 401, and a bearer token still
-//! works alongside any certificate. **Never serve this config without the auth middleware.**
+//! With `request_client_certs`, the server *requests* a client certificate but does not
+//! require one, and at the TLS layer it verifies only the handshake signature, i.e. that the
+//! client holds the private key of the certificate it presented. Whether the chain is trusted,
+//! and by which CA (CAs that may change at runtime), is for the application to decide per
+//! request from the [`PeerCertificates`] extension (the webhook's authenticator does). This
+//! mirrors the Go framework (`tls.RequestClientCert` + per-request x509 verification).
+//! **Never request client certificates without a layer that verifies them.**
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureSc
 use sha2::{Digest, Sha256};
 
 /// The TLS client certificate chain of the connection a request arrived on (end entity
-/// first). Inserted by [`crate::server::serve`] into every request of a connection that
+/// first). Inserted by [`crate::serve()`] into every request of a connection that
 /// presented one.
 #[derive(Clone, Debug)]
 pub struct PeerCertificates(Arc<[CertificateDer<'static>]>);
@@ -133,7 +132,7 @@ struct ReloadState {
     stamp: Stamp,
 }
 
-/// Serves the certificate from `--tls-cert-file`/`--tls-private-key-file` and reloads it when
+/// Serves the certificate from a pair of PEM files (chain, key) and reloads it when
 /// the files change: at most once per check interval, during a handshake, it reads both
 /// (small) files and, if their contents changed, loads the pair. A pair that does
 /// not load (half-written, mismatched) keeps the previous certificate and logs a warning.
@@ -241,8 +240,8 @@ impl ResolvesServerCert for ReloadingCertResolver {
 }
 
 /// A client-certificate policy that requests a certificate, does not require one, and checks
-/// only proof of possession of its key; the chain is verified per request by
-/// [`crate::auth::Authenticator`]. See the [module docs](self).
+/// only proof of possession of its key; the chain is for the application to verify per
+/// request. See the [module docs](self).
 #[derive(Debug)]
 pub struct RequestClientCert {
     algorithms: WebPkiSupportedAlgorithms,

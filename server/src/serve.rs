@@ -1,14 +1,11 @@
-//! The HTTPS server: the accept loop and each connection (hyper-util's auto HTTP/1.1 +
-//! HTTP/2 builder over [`crate::tls`]'s rustls configuration), with a connection cap, time
-//! limits on the handshake, the headers, the body and idleness, and graceful shutdown
-//! (hyper-util's: each connection finishes the requests in flight, at most
-//! [`ServeOptions::shutdown_timeout`], then closes).
+//! The accept loop and each connection (hyper-util's auto HTTP/1.1 + HTTP/2 builder, over
+//! [`crate::tls`]'s rustls configuration or plain TCP), with a connection cap, a cap on the
+//! size of a request's headers (431 beyond it), time limits on the handshake, the headers, the
+//! body and idleness, and graceful shutdown (hyper-util's: each connection finishes the
+//! requests in flight, at most [`ServeOptions::shutdown_timeout`], then closes).
 //!
-//! Every request reaches the router with the connection's
-//! [`PeerCertificates`](crate::tls::PeerCertificates) (when the client presented a chain) and
-//! `ConnectInfo<SocketAddr>` as extensions. The server *asks* for client certificates and
-//! leaves trusting them to [`crate::auth`]: **never serve without the auth layer** (see
-//! [`crate::tls`]).
+//! Every request reaches the router with `ConnectInfo<SocketAddr>` and, over TLS when the
+//! client presented a chain, the connection's [`PeerCertificates`] as extensions.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -41,8 +38,12 @@ pub struct ServeOptions {
     /// Time allowed for a client to send a request's whole body, counted from the end of its
     /// headers. A body still incomplete then is abandoned: the handler sees a read error
     /// (HTTP 400) and the connection is closed, so a client that stalls mid-body cannot hold
-    /// a connection slot.
-    pub body_read_timeout: Duration,
+    /// a connection slot. `None`: no limit (a server that receives gigabyte uploads).
+    pub body_read_timeout: Option<Duration>,
+    /// Maximum size of a request's head (request line and headers) in bytes: an HTTP/1 client
+    /// that sends more gets 431 and the connection is closed; for HTTP/2 it is the advertised
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`. At least 8 KiB (hyper's minimum buffer).
+    pub max_header_bytes: usize,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
     /// On shutdown, how long in-flight requests may take before connections are dropped.
@@ -55,36 +56,56 @@ impl Default for ServeOptions {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Some(Duration::from_secs(10)),
+            max_header_bytes: 64 * 1024,
             idle_timeout: Duration::from_secs(90),
             shutdown_timeout: Duration::from_secs(25),
         }
     }
 }
 
+/// How connections speak: TLS with a rustls configuration (see [`crate::tls::server_config`]),
+/// or plain TCP (behind a TLS-terminating ingress, or a loopback-only metrics listener).
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// TLS with this configuration.
+    Tls(Arc<ServerConfig>),
+    /// Plain TCP.
+    Plain,
+}
+
+impl From<Arc<ServerConfig>> for Transport {
+    fn from(config: Arc<ServerConfig>) -> Self {
+        Self::Tls(config)
+    }
+}
+
 /// [`serve_with_options`] with default options.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    transport: impl Into<Transport>,
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    serve_with_options(listener, tls, app, shutdown, ServeOptions::default()).await
+    serve_with_options(listener, transport, app, shutdown, ServeOptions::default()).await
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` completes; then stops accepting, lets
-/// in-flight requests finish (at most `shutdown_timeout`) and returns.
+/// Serves `app` on `listener` (over TLS or plain TCP) until `shutdown` completes; then stops
+/// accepting, lets in-flight requests finish (at most `shutdown_timeout`) and returns.
 ///
-/// Every request the router receives carries the connection's [`PeerCertificates`] (when the
-/// client presented a certificate) and `ConnectInfo<SocketAddr>` as extensions.
+/// Every request the router receives carries `ConnectInfo<SocketAddr>` and, over TLS, the
+/// connection's [`PeerCertificates`] (when the client presented a certificate) as extensions.
 pub async fn serve_with_options(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    transport: impl Into<Transport>,
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
     options: ServeOptions,
 ) -> std::io::Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = match transport.into() {
+        Transport::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config)),
+        Transport::Plain => None,
+    };
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -224,7 +245,7 @@ impl hyper::body::Body for DeadlineBody {
 }
 
 async fn serve_connection(
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
     app: Router,
@@ -236,6 +257,10 @@ async fn serve_connection(
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%remote, error = %err, "cannot set TCP_NODELAY");
     }
+    let Some(acceptor) = acceptor else {
+        http_connection(stream, None, remote, app, stop, options).await;
+        return;
+    };
     let tls_stream =
         match tokio::time::timeout(options.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(s)) => s,
@@ -254,6 +279,20 @@ async fn serve_connection(
         .peer_certificates()
         .filter(|c| !c.is_empty())
         .map(|c| PeerCertificates::new(c.iter().map(|c| c.clone().into_owned()).collect()));
+    http_connection(tls_stream, peer, remote, app, stop, options).await;
+}
+
+/// HTTP on an established (TLS or plain) stream until it closes.
+async fn http_connection<S>(
+    stream: S,
+    peer: Option<PeerCertificates>,
+    remote: SocketAddr,
+    app: Router,
+    stop: watch::Receiver<bool>,
+    options: &ServeOptions,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         last: Mutex::new(Instant::now()),
@@ -267,7 +306,10 @@ async fn serve_connection(
                 request.extensions_mut().insert(peer.clone());
             }
             request.extensions_mut().insert(ConnectInfo(remote));
-            let request = request.map(|body| Body::new(DeadlineBody::new(body, body_read_timeout)));
+            let request = request.map(|body| match body_read_timeout {
+                Some(timeout) => Body::new(DeadlineBody::new(body, timeout)),
+                None => Body::new(body),
+            });
             let app = app.clone();
             async move {
                 let Ok(response) = app.oneshot(request).await;
@@ -275,19 +317,23 @@ async fn serve_connection(
                 Ok::<_, Infallible>(response)
             }
         });
+    // hyper refuses (panics on) a buffer below 8 KiB.
+    let max_header_bytes = options.max_header_bytes.max(8 * 1024);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(max_header_bytes)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20))
+        .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(250);
-    let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     // Shutdown and idleness are watched by a task of their own, which says when to close: this
     // task is woken several times per request, and each wake would otherwise poll the stop
