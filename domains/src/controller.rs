@@ -101,6 +101,9 @@ struct LastCheck {
     next_due: Option<Timestamp>,
 }
 
+/// The most status writes per domain remembered while the watch has not shown them.
+const PENDING_WRITES: usize = 8;
+
 /// What every reconcile shares.
 pub struct Context {
     client: Client,
@@ -109,9 +112,10 @@ pub struct Context {
     domains: Store<CustomDomain>,
     recorder: Recorder,
     checks: Mutex<HashMap<String, LastCheck>>,
-    /// Per domain uid, the status before and after the controller's last status write, until
-    /// the store shows the write (see [`stale_read`](crate::conditions::stale_read)).
-    written: Mutex<HashMap<String, (Option<CustomDomainStatus>, CustomDomainStatus)>>,
+    /// Per domain uid, the status before the controller's first status write the store has
+    /// not shown yet, then each status written since, until the store shows the last one (see
+    /// [`stale_read`](crate::conditions::stale_read)).
+    written: Mutex<HashMap<String, Vec<Option<CustomDomainStatus>>>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -174,20 +178,40 @@ impl Context {
         let Ok(mut written) = self.written.lock() else {
             return false;
         };
-        let Some((before, after)) = written.get(uid) else {
+        let Some(pending) = written.get(uid) else {
             return false;
         };
         let stored = domain.status.as_ref();
-        if stored.is_some_and(|s| !needs_patch(Some(s), after)) {
+        if let Some(Some(last)) = pending.last()
+            && stored.is_some_and(|s| !needs_patch(Some(s), last))
+        {
             written.remove(uid);
             return false;
         }
-        stale_read(before.as_ref(), after, stored, desired)
+        stale_read(pending, stored, desired)
     }
 
+    /// Records a status write: `after` over `before`. Writes the store has not shown yet are
+    /// kept in order (the watch may deliver each of them late), at most [`PENDING_WRITES`].
     fn wrote(&self, uid: String, before: Option<CustomDomainStatus>, after: CustomDomainStatus) {
-        if let Ok(mut written) = self.written.lock() {
-            written.insert(uid, (before, after));
+        let Ok(mut written) = self.written.lock() else {
+            return;
+        };
+        let pending = written.entry(uid).or_default();
+        let follows = pending.last().is_some_and(|last| match (last, &before) {
+            (None, None) => true,
+            (Some(last), Some(before)) => !needs_patch(Some(last), before),
+            _ => false,
+        });
+        if !follows && !pending.contains(&before) {
+            pending.clear();
+        }
+        if pending.is_empty() {
+            pending.push(before);
+        }
+        pending.push(Some(after));
+        if pending.len() > PENDING_WRITES {
+            pending.remove(0);
         }
     }
 
@@ -420,13 +444,15 @@ async fn execute(
             "kind": CustomDomain::kind(&()),
             "status": plan.status,
         });
-        api.patch_status(&name, &apply, &Patch::Apply(&body))
+        let written = api
+            .patch_status(&name, &apply, &Patch::Apply(&body))
             .await
             .map_err(kube_error("patch CustomDomain status"))?;
+        // As stored (times in whole seconds), which is how the watch will show it.
         ctx.wrote(
             domain.uid().unwrap_or_default(),
             domain.status.clone(),
-            plan.status.clone(),
+            written.status.unwrap_or_else(|| plan.status.clone()),
         );
     }
     let reference = domain.object_ref(&());
