@@ -71,9 +71,11 @@ LABEL org.opencontainers.image.title="dns01-registry-gateway" \
 COPY --from=build-registry-gateway /out/dns01-registry-gateway /dns01-registry-gateway
 USER 65532:65532
 # `serve` reads these when no flag is given: mount the configuration at /etc/gateway/config.
+# The registry API on 8080; /metrics and /healthz on 9090, a listener of their own.
 ENV GATEWAY_CONFIG=/etc/gateway/config/config.yaml \
-    GATEWAY_LISTEN=0.0.0.0:8080
-EXPOSE 8080
+    GATEWAY_LISTEN=0.0.0.0:8080 \
+    GATEWAY_METRICS_ADDR=0.0.0.0:9090
+EXPOSE 8080 9090
 ENTRYPOINT ["/dns01-registry-gateway"]
 CMD ["serve"]
 

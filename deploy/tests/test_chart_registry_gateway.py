@@ -96,7 +96,7 @@ def test_every_argument_is_a_flag_of_serve(name):
     check_args_against_clap(cont, MAIN, SUBCOMMAND_ARGS)
     sub, passed = args_of(cont)
     assert sub == "serve"
-    assert set(passed) == {"config", "listen"}
+    assert set(passed) == {"config", "listen", "metrics-addr"}
 
 
 def _serde_fields(struct: str) -> set[str]:
@@ -283,24 +283,35 @@ def test_the_ingress_routes_the_api_token_and_browser_page_of_every_route_host()
         render(CHART, {"ingress": {"enabled": True}})
 
 
-def test_probes_and_metrics_hit_paths_the_router_serves_on_the_listen_port():
-    """The chart scrapes and probes the one listener --listen binds, which serves router().
-    When metrics move to a listener of their own (--metrics-addr), this fails until the
-    chart passes that flag and points the ServiceMonitor at it."""
+def _router_routes(name):
+    """The body of `pub fn <name>(` in the gateway's lib.rs."""
     text = (SRC / "lib.rs").read_text()
-    start = text.index("pub fn router(")
-    lib = text[start:text.index("\n}\n", start)]
+    start = text.index(f"pub fn {name}(")
+    return text[start:text.index("\n}\n", start)]
+
+
+def test_probes_hit_the_api_listener_and_metrics_their_own():
+    """Probes go to the listener --listen binds (router()); Prometheus scrapes the one
+    --metrics-addr binds (metrics_router()), which the Service's http port and the Ingress
+    never expose."""
+    api, metrics = _router_routes("router"), _router_routes("metrics_router")
+    assert '.route("/metrics"' not in api, "metrics moved back beside the API: follow in the chart"
     objs = render(CHART, example_values(CHART))
     cont = _container_of(objs)
-    port = cont["ports"][0]
-    assert flag(cont, "listen") == f"0.0.0.0:{port['containerPort']}"
+    ports = {p["name"]: p["containerPort"] for p in cont["ports"]}
+    assert flag(cont, "listen") == f"0.0.0.0:{ports['http']}"
+    assert flag(cont, "metrics-addr") == f"0.0.0.0:{ports['metrics']}"
+    assert ports["http"] != ports["metrics"]
     for probe in ("livenessProbe", "readinessProbe"):
-        assert f'.route("{cont[probe]["httpGet"]["path"]}"' in lib
-        assert cont[probe]["httpGet"]["port"] == port["name"]
+        assert f'.route("{cont[probe]["httpGet"]["path"]}"' in api
+        assert cont[probe]["httpGet"]["port"] == "http"
     endpoint = one(objs, "ServiceMonitor")["spec"]["endpoints"][0]
-    assert f'.route("{endpoint["path"]}"' in lib
+    assert f'.route("{endpoint["path"]}"' in metrics
     svc_port = next(p for p in one(objs, "Service")["spec"]["ports"] if p["name"] == endpoint["port"])
-    assert svc_port["targetPort"] == port["name"]
+    assert svc_port["targetPort"] == "metrics"
+    for rule in one(objs, "Ingress")["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["backend"]["service"]["port"]["name"] == "http"
 
 
 def test_security_context_is_the_webhooks():

@@ -137,7 +137,7 @@ def test_the_gateway_images_environment_names_flags_of_serve():
     ins = _stages()["dns01-registry-gateway"][1]
     env = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for w, a in ins if w == "ENV")))
     source = (REPO / "registry-gateway" / "src" / "main.rs").read_text()
-    assert env.keys() == {"GATEWAY_CONFIG", "GATEWAY_LISTEN"}
+    assert env.keys() == {"GATEWAY_CONFIG", "GATEWAY_LISTEN", "GATEWAY_METRICS_ADDR"}
     for name in env:
         assert f'env = "{name}"' in source
     assert [json.loads(a) for w, a in ins if w == "CMD"] == [["serve"]]
