@@ -18,7 +18,7 @@
 //!   Distribution 2.8 (`--delete-untagged`, which deletes multi-arch images' children) are
 //!   refused.
 //! - Retention: [`policy`] (YAML, per project or repository), [`inventory`] (what the
-//!   registry holds, index children followed), [`plan`] (what goes and why the rest stays;
+//!   registry holds, index children followed), [`plan()`] (what goes and why the rest stays;
 //!   a manifest a kept index lists stays, a digest a [`workload`] uses stays, with its
 //!   children and the indexes containing it), [`apply`] (deletes by digest).
 //!   [`KubernetesWorkloads`] reads Pods and pod templates across namespaces with kube-rs.

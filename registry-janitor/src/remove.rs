@@ -99,7 +99,7 @@ fn closure(inv: &RepoInventory, roots: impl IntoIterator<Item = Digest>) -> BTre
 
 /// Plans deleting `target`. Every manifest it would delete is an item: `Delete` when the
 /// removal may go ahead, else `Keep` with the reasons (the workload using it, the index or
-/// tag that stays and needs it). Callers delete only when [`Plan::refused`] is empty.
+/// tag that stays and needs it). Callers delete only when it keeps nothing ([`Plan::kept`] is empty).
 /// Indexes come before their children (a partial failure never leaves an index whose
 /// children are gone).
 ///
