@@ -729,21 +729,30 @@ mod tests {
         assert_eq!(respec.conditions[0].reason, "RecordNotFound");
     }
 
-    #[test]
-    fn a_copy_from_before_the_controllers_own_write_is_stale_and_nothing_else_is() {
-        let ok = report(&[]);
-        let broken = report(&[(
+    /// A check whose traffic CNAME points at `found` instead of the traffic hostname.
+    fn mismatch(found: &str) -> CheckReport {
+        report(&[(
             ProblemKind::RecordMismatch,
             Area::Traffic,
-            "`app.customer.com` CNAME: expected edge.platform.example., found old.example.",
-        )]);
-        let observe = |report| Observation {
+            &format!("`app.customer.com` CNAME: expected edge.platform.example., found {found}"),
+        )])
+    }
+
+    /// `report` for a domain whose certificate is ready and routed.
+    fn observe(report: &CheckReport) -> Observation<'_> {
+        Observation {
             hostname: "app.customer.com",
             check: Ok(report),
             conflict: None,
             certificate: &CertificateState::Ready,
             route: RouteState::Routed,
-        };
+        }
+    }
+
+    #[test]
+    fn a_copy_from_before_the_controllers_own_write_is_stale_and_nothing_else_is() {
+        let ok = report(&[]);
+        let broken = mismatch("old.example.");
         let unmet = desired_status(None, &observe(&broken), Some(1), at(0));
         let met = desired_status(Some(&unmet), &observe(&ok), Some(1), at(60));
         let met_later = desired_status(Some(&unmet), &observe(&ok), Some(1), at(120));
@@ -769,11 +778,7 @@ mod tests {
         ));
         let other = desired_status(
             Some(&unmet),
-            &observe(&report(&[(
-                ProblemKind::RecordMismatch,
-                Area::Traffic,
-                "`app.customer.com` CNAME: expected edge.platform.example., found new.example.",
-            )])),
+            &observe(&mismatch("new.example.")),
             Some(1),
             at(120),
         );
@@ -792,18 +797,7 @@ mod tests {
     #[test]
     fn merging_keeps_transition_times_of_unchanged_statuses_and_resyncs_need_no_patch() {
         let ok = report(&[]);
-        let broken = report(&[(
-            ProblemKind::RecordMismatch,
-            Area::Traffic,
-            "`app.customer.com` CNAME: expected edge.platform.example., found old.example.",
-        )]);
-        let observe = |report| Observation {
-            hostname: "app.customer.com",
-            check: Ok(report),
-            conflict: None,
-            certificate: &CertificateState::Ready,
-            route: RouteState::Routed,
-        };
+        let broken = mismatch("old.example.");
         let first = desired_status(None, &observe(&ok), Some(1), at(0));
         assert!(needs_patch(None, &first));
         let resync = desired_status(Some(&first), &observe(&ok), Some(1), at(86_400));

@@ -574,22 +574,7 @@ impl Worker {
         let Ok(cert) = pem.parse_x509() else {
             return false;
         };
-        let mut names: Vec<String> = cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|ext| {
-                ext.value
-                    .general_names
-                    .iter()
-                    .filter_map(|g| match g {
-                        x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
+        let names = crate::pki::dns_names(&cert);
         let mut want = wanted.dns_names.clone();
         want.sort();
         let validity = cert.validity();

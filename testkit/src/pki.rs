@@ -185,6 +185,27 @@ impl TestCa {
     }
 }
 
+/// The DNS names in `cert`'s subjectAltName extension, sorted (none without one).
+pub fn dns_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    let mut names: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|ext| {
+            ext.value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

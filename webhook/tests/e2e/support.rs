@@ -685,20 +685,9 @@ async fn visible_within(dns: SocketAddr, name: &str, value: &str, limit: Duratio
 pub(crate) fn sans(chain_pem: &str) -> Vec<String> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(chain_pem.as_bytes()).expect("PEM");
     let cert = pem.parse_x509().expect("X.509");
-    let mut names: Vec<String> = cert
-        .subject_alternative_name()
-        .expect("SAN extension")
-        .map(|ext| {
-            ext.value
-                .general_names
-                .iter()
-                .filter_map(|g| match g {
-                    x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    assert!(
+        cert.subject_alternative_name().is_ok_and(|e| e.is_some()),
+        "no SAN extension"
+    );
+    dns01_testkit::pki::dns_names(&cert)
 }
